@@ -1,0 +1,21 @@
+"""NumPy integer references of the HyQ operators: the single source of integer truth."""
+
+from hyq.integer.softmax import (
+    METHODS,
+    OUT_FORMATS,
+    SoftmaxParams,
+    decode_log2,
+    softmax,
+    softmax_params,
+    softmax_with_params,
+)
+
+__all__ = [
+    "METHODS",
+    "OUT_FORMATS",
+    "SoftmaxParams",
+    "decode_log2",
+    "softmax",
+    "softmax_params",
+    "softmax_with_params",
+]
