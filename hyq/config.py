@@ -1,0 +1,185 @@
+"""Flow files: YAML -> frozen dataclasses, validated with errors that name the bad key.
+
+A flow file describes one end-to-end job (see ``flows/default.yaml``)::
+
+    name: default
+    model:    {name: mv2-cnn, options: {...}}
+    quant:    {weight_bits: 8, act_bits: 8, layers: {"blocks.*": {weight: 6}}}
+    data:     {dataset: digits, test_fraction: 0.2, seed: 0}
+    train:    {epochs: 30, qat_epochs: 5, lr: 0.01, batch_size: 64, calib_samples: 256, seed: 0}
+    hardware: {part: xc7z020clg400-1, clock_ns: 10.0, target_fps: 10000, steps: estimate}
+
+Unknown keys are errors (a typo must not be silently ignored).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hyq.errors import HyqError
+
+FLOWS_DIR = Path(__file__).resolve().parent.parent / "flows"
+DEFAULT_FLOW = FLOWS_DIR / "default.yaml"
+
+#: Named step lists of the FINN dataflow build (hyq.dataflow.build resolves the names).
+STEP_SETS = ("estimate", "codegen")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str = "mv2-cnn"
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class QuantConfig:
+    weight_bits: int = 8
+    act_bits: int = 8
+    layers: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    dataset: str = "digits"
+    test_fraction: float = 0.2
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 30
+    qat_epochs: int = 5
+    lr: float = 0.01
+    batch_size: int = 64
+    calib_samples: int = 256
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class HardwareConfig:
+    part: str = "xc7z020clg400-1"
+    clock_ns: float = 10.0
+    target_fps: int | None = 10000
+    folding: str | None = None
+    steps: str = "estimate"
+    # standalone thresholds let MVAUs specialise to RTL (simulable without HLS tools)
+    standalone_thresholds: bool = True
+
+
+@dataclass(frozen=True)
+class FlowConfig:
+    name: str = "default"
+    model: ModelConfig = ModelConfig()
+    quant: QuantConfig = QuantConfig()
+    data: DataConfig = DataConfig()
+    train: TrainConfig = TrainConfig()
+    hardware: HardwareConfig = HardwareConfig()
+    source: Path | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d.pop("source")
+        return d
+
+
+_SECTIONS = {
+    "model": ModelConfig, "quant": QuantConfig, "data": DataConfig,
+    "train": TrainConfig, "hardware": HardwareConfig,
+}
+
+
+def _build(cls, raw: Any, where: str):
+    if raw is None:
+        return cls()
+    if not isinstance(raw, dict):
+        raise HyqError(f"{where}: expected a mapping, got {type(raw).__name__}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - names)
+    if unknown:
+        raise HyqError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(names))}")
+    return cls(**raw)
+
+
+def _check_type(where: str, value: Any, types: tuple, what: str) -> None:
+    if isinstance(value, bool) and bool not in types:
+        raise HyqError(f"{where} must be {what}, got {value!r}")
+    if not isinstance(value, types):
+        raise HyqError(f"{where} must be {what}, got {value!r}")
+
+
+def validate(cfg: FlowConfig, where: str = "flow") -> FlowConfig:
+    """Check value ranges; raise HyqError naming the first bad key."""
+    q, t, h, d = cfg.quant, cfg.train, cfg.hardware, cfg.data
+    for key in ("weight_bits", "act_bits"):
+        v = getattr(q, key)
+        _check_type(f"{where}: quant.{key}", v, (int,), "an integer")
+        if not 2 <= v <= 16:
+            raise HyqError(f"{where}: quant.{key} must be in [2, 16], got {v}")
+    for pat, o in q.layers.items():
+        if not isinstance(o, dict) or set(o) - {"weight", "act"}:
+            raise HyqError(f"{where}: quant.layers['{pat}'] must map weight/act to bit-widths, got {o!r}")
+        for k, v in o.items():
+            if isinstance(v, bool) or not isinstance(v, int) or not 2 <= v <= 16:
+                raise HyqError(f"{where}: quant.layers['{pat}'].{k} must be an integer in [2, 16], got {v!r}")
+    for key in ("epochs", "qat_epochs", "batch_size", "calib_samples", "seed"):
+        v = getattr(t, key)
+        _check_type(f"{where}: train.{key}", v, (int,), "an integer")
+        if v < (1 if key in ("batch_size", "calib_samples") else 0):
+            raise HyqError(f"{where}: train.{key} must be >= {1 if key in ('batch_size', 'calib_samples') else 0}, got {v}")
+    _check_type(f"{where}: train.lr", t.lr, (int, float), "a number")
+    if not t.lr > 0:
+        raise HyqError(f"{where}: train.lr must be > 0, got {t.lr}")
+    _check_type(f"{where}: data.test_fraction", d.test_fraction, (int, float), "a number")
+    if not 0 < d.test_fraction < 1:
+        raise HyqError(f"{where}: data.test_fraction must be in (0, 1), got {d.test_fraction}")
+    _check_type(f"{where}: hardware.part", h.part, (str,), "a part name string")
+    _check_type(f"{where}: hardware.clock_ns", h.clock_ns, (int, float), "a number")
+    if not h.clock_ns > 0:
+        raise HyqError(f"{where}: hardware.clock_ns must be > 0, got {h.clock_ns}")
+    if h.target_fps is None and h.folding is None:
+        raise HyqError(f"{where}: hardware needs target_fps or folding")
+    if h.target_fps is not None and h.folding is not None:
+        raise HyqError(f"{where}: hardware.target_fps and hardware.folding exclude each other; keep one")
+    if h.target_fps is not None:
+        _check_type(f"{where}: hardware.target_fps", h.target_fps, (int,), "an integer")
+        if h.target_fps <= 0:
+            raise HyqError(f"{where}: hardware.target_fps must be > 0, got {h.target_fps}")
+    if h.steps not in STEP_SETS:
+        raise HyqError(f"{where}: hardware.steps must be one of {', '.join(STEP_SETS)}, got {h.steps!r}")
+    return cfg
+
+
+def load(path: Path | str | None = None) -> FlowConfig:
+    """Load and validate a flow file (default: the embedded ``flows/default.yaml``)."""
+    path = Path(path) if path is not None else DEFAULT_FLOW
+    if not path.is_file():
+        raise HyqError(f"flow file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark else ""
+        raise HyqError(f"{path}: not valid YAML{at}; fix the syntax") from exc
+    if not isinstance(raw, dict):
+        raise HyqError(f"{path}: a flow file must be a mapping of sections ({', '.join(_SECTIONS)})")
+    unknown = sorted(set(raw) - set(_SECTIONS) - {"name"})
+    if unknown:
+        raise HyqError(f"{path}: unknown section(s) {', '.join(unknown)}; allowed: name, {', '.join(_SECTIONS)}")
+    try:
+        sections = {k: _build(cls, raw.get(k), f"{path}: {k}") for k, cls in _SECTIONS.items()}
+    except TypeError as exc:
+        raise HyqError(f"{path}: {exc}") from exc
+    if folding := sections["hardware"].folding:
+        fpath = Path(folding)
+        if not fpath.is_absolute():
+            fpath = path.parent / fpath
+        sections["hardware"] = dataclasses.replace(sections["hardware"], folding=str(fpath), target_fps=None)
+    name = raw.get("name", path.stem)
+    if not isinstance(name, str) or not name:
+        raise HyqError(f"{path}: name must be a non-empty string")
+    return validate(FlowConfig(name=name, source=path, **sections), where=str(path))

@@ -1,0 +1,180 @@
+"""The FINN dataflow build: a flow is a list of named steps run in order, resumable.
+
+Each step's model is saved as ``<out>/intermediate_models/NN_<step>.onnx`` and recorded in
+``<out>/progress.json`` together with a hash of the input model and the build settings;
+a rerun with the same input and settings continues after the last finished step.
+FINN's own output of a step goes to ``<out>/build.log``; the console gets one line a step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from qonnx.core.modelwrapper import ModelWrapper
+
+from hyq.dataflow import finn_env
+from hyq.dataflow.steps import step_hyq_streamline
+from hyq.errors import HyqError
+from hyq.progress import info
+
+#: The step lists by name (hardware.steps in a flow file). Strings are finn-plus steps.
+STEPS: dict[str, list] = {
+    "estimate": [
+        "step_qonnx_to_finn",
+        "step_tidy_up",
+        step_hyq_streamline,
+        "step_convert_to_hw",
+        "step_minimize_bit_width_initial",
+        "step_create_dataflow_partition",
+        "step_specialize_layers",
+        "step_target_fps_parallelization",
+        "step_apply_folding_config",
+        "step_minimize_bit_width",
+        "step_generate_estimate_reports",
+    ],
+}
+STEPS["codegen"] = [*STEPS["estimate"], "step_hw_codegen"]
+
+_PART = re.compile(r"^xc[0-9a-z]+(-[0-9a-z]+)*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class BuildSpec:
+    """Hardware settings of a build (from a flow file's ``hardware`` section or the CLI)."""
+
+    part: str
+    clock_ns: float = 10.0
+    target_fps: int | None = None
+    folding: str | None = None
+    steps: str = "estimate"
+    standalone_thresholds: bool = True
+
+    def __post_init__(self) -> None:
+        if not _PART.match(self.part):
+            raise HyqError(f"unknown FPGA part '{self.part}'; give a full AMD part name such as xc7z020clg400-1")
+        if self.steps not in STEPS:
+            raise HyqError(f"unknown step list '{self.steps}'; use one of {', '.join(STEPS)}")
+        if not self.clock_ns > 0:
+            raise HyqError(f"clock period must be > 0 ns, got {self.clock_ns}")
+        if self.target_fps is not None and self.target_fps <= 0:
+            raise HyqError(f"target fps must be > 0, got {self.target_fps}")
+        if self.folding is not None and not Path(self.folding).is_file():
+            raise HyqError(f"folding file not found: {self.folding}")
+        if self.target_fps is None and self.folding is None:
+            object.__setattr__(self, "target_fps", 10000)
+
+
+@dataclass
+class BuildResult:
+    """Where a finished build left its models and FINN's reports."""
+
+    out_dir: Path
+    model: Path
+    parent: Path | None
+    steps: list[str]
+    resumed_after: str | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def finn_report_dir(self) -> Path:
+        return self.out_dir / "report"
+
+
+def _step_name(step) -> str:
+    return step if isinstance(step, str) else step.__name__
+
+
+def _resolve(step) -> Callable:
+    return finn_env.finn_steps().build_dataflow_step_lookup[step] if isinstance(step, str) else step
+
+
+def _finn_cfg(spec: BuildSpec, out_dir: Path):
+    c = finn_env.finn_config()
+    return c.DataflowBuildConfig(
+        output_dir=str(out_dir),
+        synth_clk_period_ns=float(spec.clock_ns),
+        fpga_part=spec.part,
+        target_fps=spec.target_fps if spec.folding is None else None,
+        folding_config_file=spec.folding,
+        generate_outputs=[c.DataflowOutputType.ESTIMATE_REPORTS],
+        standalone_thresholds=spec.standalone_thresholds,
+        save_intermediate_models=True,
+    )
+
+
+def _fingerprint(model_path: Path, spec: BuildSpec) -> str:
+    h = hashlib.sha256(Path(model_path).read_bytes())
+    d = asdict(spec)
+    if spec.folding:
+        d["folding"] = Path(spec.folding).read_text()
+    h.update(json.dumps(d, sort_keys=True).encode())
+    return h.hexdigest()[:20]
+
+
+def _translate(exc: Exception, step: str) -> HyqError:
+    """FINN's errors as one actionable line."""
+    msg = " ".join(str(exc).split())
+    m = re.search(r"Complete list of unmapped nodes: (.*)$", msg)
+    if m:
+        return HyqError(
+            f"nodes FINN cannot map to hardware layers: {m.group(1)}; "
+            "quantize these operators (Brevitas Quant* layers) or replace them with hardware-friendly ones"
+        )
+    return HyqError(f"FINN step {step} failed: {msg[:300]}; rerun with --debug for the traceback")
+
+
+def build(model_path: Path, spec: BuildSpec, out_dir: Path) -> BuildResult:
+    """Run the FINN dataflow steps of ``spec`` on the QONNX model at ``model_path``."""
+    out_dir = Path(out_dir).resolve()
+    inter = out_dir / "intermediate_models"
+    inter.mkdir(parents=True, exist_ok=True)
+    finn_env.use_build_dir(out_dir / "finn_gen")
+    steps = STEPS[spec.steps]
+    names = [_step_name(s) for s in steps]
+    fp = _fingerprint(model_path, spec)
+    progress_file = out_dir / "progress.json"
+    done: list[str] = []
+    if progress_file.is_file():
+        prog = json.loads(progress_file.read_text())
+        if prog.get("fingerprint") == fp and prog.get("done") == names[: len(prog.get("done", []))]:
+            done = [n for n in prog["done"] if (inter / f"{names.index(n):02d}_{n}.onnx").is_file()]
+    cfg = _finn_cfg(spec, out_dir)
+    resumed_after = None
+    if done:
+        last = done[-1]
+        model = ModelWrapper(str(inter / f"{names.index(last):02d}_{last}.onnx"))
+        resumed_after = last
+        info(f"resuming FINN build after {last} ({len(done)}/{len(names)} steps done)")
+    else:
+        from hyq.export import load_checked
+
+        model = load_checked(model_path)
+    seconds: dict[str, float] = {}
+    log_path = out_dir / "build.log"
+    for i, (step, name) in enumerate(zip(steps, names)):
+        if name in done:
+            continue
+        t0 = time.perf_counter()
+        try:
+            with open(log_path, "a") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+                print(f"=== {name}")
+                model = _resolve(step)(model, cfg)
+        except HyqError:
+            raise
+        except Exception as exc:
+            raise _translate(exc, name) from exc
+        seconds[name] = round(time.perf_counter() - t0, 2)
+        model.save(str(inter / f"{i:02d}_{name}.onnx"))
+        done.append(name)
+        progress_file.write_text(json.dumps({"fingerprint": fp, "done": done}, indent=1))
+        info(f"FINN step {i + 1}/{len(names)} {name} ({seconds[name]:.1f} s)")
+    final = inter / f"{len(names) - 1:02d}_{names[-1]}.onnx"
+    parent = inter / "dataflow_parent.onnx"
+    return BuildResult(out_dir, final, parent if parent.is_file() else None, names, resumed_after, seconds)

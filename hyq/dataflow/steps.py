@@ -1,0 +1,40 @@
+"""hyq's own FINN build steps: ``step_x(model, cfg) -> model``, like finn-plus' steps.
+
+Each is a small composition of qonnx/finn-plus transformations, named for what it does.
+"""
+
+from __future__ import annotations
+
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.transformation.general import GiveUniqueNodeNames
+from qonnx.transformation.infer_data_layouts import InferDataLayouts
+from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
+
+from hyq.dataflow.finn_env import finn_steps
+
+
+def step_hyq_streamline(model: ModelWrapper, cfg) -> ModelWrapper:
+    """Streamline residual CNNs completely: every float scale/bias ends in thresholds.
+
+    finn-plus' ``Streamline()`` stops at forks (residual skips) and leaves the 1/N scale of
+    global average pooling and ``RoundAndClipThresholds`` undone; ``StreamlinePlus`` moves
+    scales past forks and joins, and the steps around it lower convolutions, turn global
+    average pooling into an accumulator (its 1/N then folds into the next thresholds) and
+    remove the layout transposes that collapse.
+    """
+    finn_steps()  # import finn only through finn_env
+    from finn.transformation.fpgadataflow.convert_to_hw.global_acc_pool import InferGlobalAccPoolLayer
+    from finn.transformation.streamline.absorb import AbsorbConsecutiveTransposes, AbsorbTransposeIntoMultiThreshold
+    from finn.transformation.streamline.round_thresholds import RoundAndClipThresholds
+    from finn.transformation.streamline.streamline_plus import StreamlinePlus
+
+    model = model.transform(StreamlinePlus())
+    model = model.transform(LowerConvsToMatMul())
+    model = model.transform(StreamlinePlus())
+    model = model.transform(InferGlobalAccPoolLayer())
+    model = model.transform(StreamlinePlus())
+    model = model.transform(AbsorbTransposeIntoMultiThreshold())
+    model = model.transform(AbsorbConsecutiveTransposes())
+    model = model.transform(RoundAndClipThresholds())
+    model = model.transform(InferDataLayouts())
+    return model.transform(GiveUniqueNodeNames())

@@ -1,0 +1,109 @@
+"""QONNX export of a Brevitas model, cleanup, and the Brevitas == QONNX check."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+from onnx import helper
+from qonnx.core.datatype import DataType
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.util.cleanup import cleanup_model
+from torch import nn
+
+from hyq.errors import HyqError
+
+
+def export(model: nn.Module, sample: torch.Tensor, path: Path, input_scale: float | None = None) -> Path:
+    """Export ``model`` (eval mode) to a cleaned-up QONNX file at ``path``.
+
+    ``input_scale``: when the model's input quantizer has this constant scale for an
+    unsigned 8-bit input (hyq models: 1/255), a ``Mul`` by it is placed first and the graph
+    input is annotated UINT8, so the accelerator takes raw pixels ``x / input_scale``.
+    """
+    from brevitas.export import export_qonnx
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".raw.onnx")
+    model.eval()
+    with torch.no_grad():
+        export_qonnx(model, args=sample[:1], export_path=str(tmp), dynamo=False)
+    mw = cleanup_model(ModelWrapper(str(tmp)))
+    tmp.unlink()
+    if input_scale is not None:
+        mw = _uint8_input(mw, input_scale)
+        mw = cleanup_model(mw)
+    mw.save(str(path))
+    return path
+
+
+def _uint8_input(mw: ModelWrapper, scale: float) -> ModelWrapper:
+    """Make the graph input raw UINT8 values: insert ``Mul(scale)`` after the input."""
+    inp = mw.graph.input[0].name
+    scaled = mw.make_new_valueinfo_name()
+    const = mw.make_new_valueinfo_name()
+    for node in mw.graph.node:
+        node.input[:] = [scaled if i == inp else i for i in node.input]
+    mw.graph.node.insert(0, helper.make_node("Mul", [inp, const], [scaled], name="InputScale"))
+    mw.set_initializer(const, np.asarray(scale, dtype=np.float32))
+    mw.set_tensor_datatype(inp, DataType["UINT8"])
+    return mw
+
+
+def to_model_input(x: torch.Tensor, input_scale: float | None) -> np.ndarray:
+    """The exported graph's input for float input ``x`` (raw integers when input_scale is set)."""
+    a = x.detach().cpu().numpy().astype(np.float32)
+    return np.round(a / input_scale).astype(np.float32) if input_scale is not None else a
+
+
+@dataclass(frozen=True)
+class ExportCheck:
+    """Brevitas vs QONNX executor on a batch."""
+
+    samples: int
+    max_abs_diff: float
+    argmax_agreement: float
+    passed: bool
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def check(model: nn.Module, onnx_path: Path, x: torch.Tensor, input_scale: float | None = None,
+          rtol: float = 1e-4) -> ExportCheck:
+    """Run ``x`` through Brevitas and through qonnx's executor; compare the outputs.
+
+    Passes when every output agrees to float rounding: ``|diff| <= rtol * (1 + max|y|)``.
+    """
+    from qonnx.core.onnx_exec import execute_onnx
+
+    model.eval()
+    with torch.no_grad():
+        ref = torch.as_tensor(model(x)).detach().numpy()
+    mw = ModelWrapper(str(onnx_path))
+    iname, oname = mw.graph.input[0].name, mw.graph.output[0].name
+    xin = to_model_input(x, input_scale)
+    got = np.concatenate([execute_onnx(mw, {iname: xin[i : i + 1]})[oname] for i in range(len(xin))])
+    got = got.reshape(ref.shape)
+    diff = float(np.abs(got - ref).max())
+    agree = float((got.argmax(-1) == ref.argmax(-1)).mean()) if ref.ndim > 1 else 1.0
+    tol = rtol * (1.0 + float(np.abs(ref).max()))
+    return ExportCheck(samples=len(x), max_abs_diff=diff, argmax_agreement=agree, passed=diff <= tol)
+
+
+def load_checked(path: Path) -> ModelWrapper:
+    """Load an ONNX file for a build, with one clear error for a missing or corrupt file."""
+    path = Path(path)
+    if not path.is_file():
+        raise HyqError(f"model file not found: {path}")
+    try:
+        proto = onnx.load(str(path))
+        onnx.checker.check_model(proto)
+    except Exception as exc:  # onnx raises several types for corrupt files
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise HyqError(f"{path}: not a valid ONNX model ({first}); re-export it (QONNX, opset >= 11)") from exc
+    return ModelWrapper(proto)

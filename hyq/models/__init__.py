@@ -1,0 +1,27 @@
+"""Model zoo: ``build_model(name, ...)`` builds a Brevitas model by name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from hyq.nn.quant import BitSpec
+
+from hyq.models.cnn import MV2CNN
+
+_ZOO = {"mv2-cnn": MV2CNN}
+
+
+def available() -> list[str]:
+    return sorted(_ZOO)
+
+
+def build_model(name: str, bits: BitSpec, in_channels: int, num_classes: int, **kwargs: Any) -> nn.Module:
+    """Build zoo model ``name`` with bit-widths ``bits``; kwargs are the model's own options."""
+    if name not in _ZOO:
+        raise ValueError(f"unknown model '{name}'; available: {', '.join(available())}")
+    try:
+        return _ZOO[name](in_channels=in_channels, num_classes=num_classes, bits=bits, **kwargs)
+    except TypeError as exc:
+        raise ValueError(f"invalid options for model '{name}': {exc}") from None

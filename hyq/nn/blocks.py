@@ -1,0 +1,49 @@
+"""Convolutional building blocks of the hybrid models, from Brevitas layers."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from hyq.nn.quant import BitSpec, conv, ident, relu
+
+
+class ConvBNAct(nn.Module):
+    """k x k quantized conv -> BatchNorm -> quantized ReLU (FINN folds BN into thresholds)."""
+
+    def __init__(self, name: str, bits: BitSpec, cin: int, cout: int, k: int = 3, stride: int = 1, groups: int = 1):
+        super().__init__()
+        self.conv = conv(f"{name}.conv", bits, cin, cout, k, stride, groups)
+        self.bn = nn.BatchNorm2d(cout)
+        self.act = relu(f"{name}.act", bits)
+
+    def forward(self, x):
+        return self.act(self.bn(self.conv(x)))
+
+
+class MV2Block(nn.Module):
+    """Inverted residual: 1x1 expand -> 3x3 depthwise -> 1x1 project (+ residual add).
+
+    The residual add is hardware-friendly: both operands pass through one shared
+    quantizer (same scale), so FINN sees an integer add, and a requantizer after the add
+    brings the sum back to the activation width.
+    """
+
+    def __init__(self, name: str, bits: BitSpec, cin: int, cout: int, expand: int = 2, stride: int = 1):
+        super().__init__()
+        hidden = cin * expand
+        self.use_residual = stride == 1 and cin == cout
+        self.expand = ConvBNAct(f"{name}.expand", bits, cin, hidden, k=1)
+        self.depthwise = ConvBNAct(f"{name}.depthwise", bits, hidden, hidden, k=3, stride=stride, groups=hidden)
+        self.project = conv(f"{name}.project.conv", bits, hidden, cout, 1)
+        self.project_bn = nn.BatchNorm2d(cout)
+        self.project_q = ident(f"{name}.project.q", bits)
+        if self.use_residual:
+            self.out_q = ident(f"{name}.out_q", bits)
+
+    def forward(self, x):
+        y = self.project_q(self.project_bn(self.project(self.depthwise(self.expand(x)))))
+        if not self.use_residual:
+            return y
+        # shared quantizer on both operands: same scale, integer add in hardware
+        return self.out_q(self.project_q(x) + y)
