@@ -38,6 +38,16 @@ def _cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_softmax_report(args: argparse.Namespace) -> int:
+    from hyq.integer.softmax_error import DEFAULT_INPUTS, report
+
+    if (args.in_bits is None) != (args.scale is None):
+        raise ValueError("softmax-report: give --in-bits and --scale together (or neither for the defaults)")
+    inputs = DEFAULT_INPUTS if args.scale is None else ((args.in_bits, args.scale),)
+    print(report(inputs, row_len=args.row_len))
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="hyq",
@@ -63,6 +73,12 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--clock-ns", type=float, default=10.0, help="clock period (default 10 ns)")
     b.add_argument("--out", type=Path, required=True, help="output folder")
     b.set_defaults(func=_cmd_build)
+
+    sm = sub.add_parser("softmax-report", help="error table of the integer softmax variants vs float softmax")
+    sm.add_argument("--in-bits", type=int, default=None, help="input bit-width (with --scale)")
+    sm.add_argument("--scale", type=float, default=None, help="input scale (with --in-bits)")
+    sm.add_argument("--row-len", type=int, default=197, help="row length for the width table (default 197)")
+    sm.set_defaults(func=_cmd_softmax_report)
     return p
 
 

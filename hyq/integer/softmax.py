@@ -47,6 +47,12 @@ Integer steps (per row of N elements; B = in_bits, k = out_bits, floor everywher
     code), ``f = bit_length(u) - 1``, ``c = f + bit f-1 of u`` (for f >= 1; 0 when u = 1),
     which is FQ-ViT's log-round; codes c >= 2^k - 1 become the zero code 2^k - 1.
 
+Accuracy note: the range reduction treats x0 * S as -ln2 (-1 for shiftmax), but
+x0 = floor(-ln2 / S) misses it by up to S, so every reduction step multiplies by
+exp(x0 * S) instead of 1/2. With 8-bit scores at S = 1/16 (x0 * S = -0.75) this, not the
+exp polynomial, dominates the error; with finer input scales (I-BERT feeds the 32-bit
+QK^T accumulator) the polynomial's own error shows. ``hyq softmax-report`` measures both.
+
 Bit-widths (unsigned unless marked signed; bl(v) = number of bits of v)
 ----------------------------------------------------------------------
 d: B + 1 signed; p (shiftmax's d after step 1): bl(|p_min|) + 1 signed with
