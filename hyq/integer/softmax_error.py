@@ -25,6 +25,7 @@ def row_sets(in_bits: int = 8, scale: float = 1 / 16, seed: int = 0) -> dict[str
     Spreads are given in real units (logit = integer * scale) so that the sets mean the
     same thing at every input resolution; the row is clipped to the in_bits range.
     """
+    softmax_params(scale, in_bits=in_bits)  # ValueError for a bad scale or width, before any use
     rng = np.random.default_rng(seed)
     lo, hi = -(2 ** (in_bits - 1)), 2 ** (in_bits - 1) - 1
 
@@ -66,9 +67,10 @@ def error_table(scale: float = 1 / 16, in_bits: int = 8, outputs=DEFAULT_OUTPUTS
                 methods=METHODS, seed: int = 0) -> list[dict]:
     """One dict per (method, format, bits, row set) with the measured errors."""
     rows = []
+    sets = row_sets(in_bits, scale, seed)
     for method in methods:
         for out_format, out_bits in outputs:
-            for name, x in row_sets(in_bits, scale, seed).items():
+            for name, x in sets.items():
                 m = measure(x, scale, method, out_format, out_bits, in_bits)
                 rows.append({"method": method, "format": out_format, "bits": out_bits, "rows": name, **m})
     return rows
