@@ -211,8 +211,9 @@ def softmax_params(
     too_wide = {k: v for k, v in params.widths(2**16).items() if v > MAX_WIDTH}
     if too_wide or _bl(abs(n * x0)) > MAX_WIDTH:
         raise ValueError(
-            f"softmax scale {scale!r} is too fine for method {method!r}: intermediates "
-            f"{too_wide or {'n*x0': _bl(abs(n * x0))}} exceed {MAX_WIDTH} bits")
+            f"softmax scale {scale!r} is too fine (or exp_bits={exp_bits}, out_bits={out_bits} too wide) "
+            f"for method {method!r}: intermediates {too_wide or {'n*x0': _bl(abs(n * x0))}} "
+            f"exceed {MAX_WIDTH} bits")
     return params
 
 
