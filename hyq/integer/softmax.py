@@ -17,7 +17,8 @@ is shift invariant and the row max is subtracted first). Output, selectable:
 
 All constants that depend on S are computed once by :func:`softmax_params` and recorded
 in :class:`SoftmaxParams`; hardware takes them as parameters. The arithmetic below uses
-only integer add, subtract, multiply, shift, compare and the two divisions named.
+only integer add, subtract, multiply, shift, compare and the divisions named: by the
+constant -x0 (step 3), once per row (8a), once per element (8b, log2 only).
 
 Integer steps (per row of N elements; B = in_bits, k = out_bits, floor everywhere)
 ------------------------------------------------------------------------------------
@@ -45,7 +46,9 @@ Integer steps (per row of N elements; B = in_bits, k = out_bits, floor everywher
     floor biases every probability down by up to one step) at the cost of one constant.
 8b. log2: ``u = (2 * sum + e) // (2 * e)`` (round(sum / e), half up; e = 0 gives the zero
     code), ``f = bit_length(u) - 1``, ``c = f + bit f-1 of u`` (for f >= 1; 0 when u = 1),
-    which is FQ-ViT's log-round; codes c >= 2^k - 1 become the zero code 2^k - 1.
+    which is FQ-ViT's log-round; codes c >= 2^k - 1 become the zero code 2^k - 1 (FQ-ViT
+    keeps 2^-15 and flushes from 16 on; a k-bit code cannot hold both, so 2^-(2^k - 1)
+    is flushed as well).
 
 Accuracy note: the range reduction treats x0 * S as -ln2 (-1 for shiftmax), but
 x0 = floor(-ln2 / S) misses it by up to S, so every reduction step multiplies by
