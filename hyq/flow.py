@@ -1,0 +1,137 @@
+"""The end-to-end jobs behind ``hyq run`` and ``hyq build``.
+
+run:   flow file -> data -> model (trained, cached) -> QONNX (checked) -> FINN build -> report
+build: any QONNX file -> FINN build -> report
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from hyq import cache, config
+from hyq.data import load as load_data
+from hyq.dataflow import BuildSpec, build
+from hyq.errors import HyqError
+from hyq.export import check, export, load_checked
+from hyq.models import build_model
+from hyq.nn.quant import BitSpec
+from hyq.progress import info, stage
+from hyq.quantize import accuracy, train
+from hyq.report import assemble, clear, summary, write
+
+#: test samples pushed through both Brevitas and the QONNX executor
+CHECK_SAMPLES = 32
+
+
+def _bits(q: config.QuantConfig) -> BitSpec:
+    return BitSpec(weight=q.weight_bits, act=q.act_bits, overrides=dict(q.layers))
+
+
+def _new_model(cfg: config.FlowConfig, ds) -> torch.nn.Module:
+    torch.manual_seed(cfg.train.seed)
+    try:
+        return build_model(cfg.model.name, _bits(cfg.quant), ds.input_shape[0], ds.num_classes, **cfg.model.options)
+    except ValueError as exc:
+        raise HyqError(f"{cfg.source}: model: {exc}") from None
+
+
+def trained_model(cfg: config.FlowConfig, ds) -> tuple[torch.nn.Module, float]:
+    """(model after training and QAT, float accuracy measured before quantization).
+
+    Taken from the cache when nothing that determines it changed.
+    """
+    payload = {k: cfg.as_dict()[k] for k in ("model", "quant", "data", "train")}
+    key = cache.key(payload, cache.source_files("models", "nn", "quantize", "data"))
+
+    def make(folder: Path) -> None:
+        model = _new_model(cfg, ds)
+        result = train(model, ds, cfg.train)
+        torch.save(model.state_dict(), folder / "model.pt")
+        (folder / "meta.json").write_text(json.dumps({"flow": payload, **result.__dict__}, indent=1))
+
+    hit = (cache.root() / "train" / key).is_dir()
+    with stage("train (cached)" if hit else "train"):
+        folder = cache.entry("train", key, make)
+        model = _new_model(cfg, ds)
+        model.load_state_dict(torch.load(folder / "model.pt", weights_only=True))
+        model.eval()
+        float_acc = json.loads((folder / "meta.json").read_text())["float_accuracy"]
+    return model, float_acc
+
+
+def _finish(rep: dict[str, Any], out: Path) -> dict[str, Any]:
+    json_path, md_path = write(rep, out)
+    if rep["unmapped_nodes"]:
+        info(f"warning: {len(rep['unmapped_nodes'])} node(s) stayed outside the accelerator: "
+             + ", ".join(rep["unmapped_nodes"]))
+    print("\n" + summary(rep) + "\n", flush=True)
+    info(f"report: {json_path} and {md_path.name}")
+    return rep
+
+
+def _build_spec(h: config.HardwareConfig) -> BuildSpec:
+    return BuildSpec(part=h.part, clock_ns=h.clock_ns, target_fps=h.target_fps, folding=h.folding,
+                     steps=h.steps, standalone_thresholds=h.standalone_thresholds)
+
+
+def run_flow(config_path: Path | None = None, out_dir: Path | None = None) -> dict[str, Any]:
+    """Train or load, export, check, build and report the flow in ``config_path``."""
+    cfg = config.load(config_path)
+    spec = _build_spec(cfg.hardware)
+    out = Path(out_dir) if out_dir else Path("build") / cfg.name
+    out.mkdir(parents=True, exist_ok=True)
+    clear(out)
+    info(f"flow '{cfg.name}' from {cfg.source} -> {out}")
+    with stage(f"data ({cfg.data.dataset})"):
+        ds = load_data(cfg.data.dataset, cfg.data.test_fraction, cfg.data.seed)
+    model, float_acc = trained_model(cfg, ds)
+    with stage("evaluate"):
+        acc = {"float": float_acc, "quantized": accuracy(model, ds.x_test, ds.y_test),
+               "dataset": ds.name, "samples": len(ds.x_test)}
+    input_scale = _input_scale(model)
+    onnx_path = out / "model.onnx"
+    with stage("export QONNX"):
+        export(model, ds.x_test[:1], onnx_path, input_scale=input_scale)
+        chk = check(model, onnx_path, ds.x_test[:CHECK_SAMPLES], input_scale=input_scale)
+    if not chk.passed:
+        raise HyqError(f"QONNX export differs from Brevitas (max abs diff {chk.max_abs_diff:.3g}); "
+                       f"inspect {onnx_path} with --debug")
+    with stage(f"FINN build ({spec.steps}, {spec.part})"):
+        result = build(onnx_path, spec, out / "finn")
+    rep = assemble(result, spec, cfg.model.name, onnx_path,
+                   {"accuracy": acc, "export_check": chk.as_dict(), "flow_config": cfg.as_dict()})
+    return _finish(rep, out)
+
+
+def _input_scale(model: torch.nn.Module) -> float | None:
+    """The constant input-quantizer scale of hyq models (raw 8-bit pixels), else None."""
+    q = getattr(model, "input_q", None)
+    if q is None:
+        return None
+    return float(q.act_quant.scale())
+
+
+def build_onnx(model_path: Path, part: str, out_dir: Path, target_fps: int | None = None,
+               folding: Path | None = None, clock_ns: float = 10.0, steps: str = "estimate") -> dict[str, Any]:
+    """FINN estimate build of any QONNX model; writes report.json / report.md to ``out_dir``."""
+    model_path = Path(model_path)
+    load_checked(model_path)  # one clear error for a missing or corrupt file, before anything else
+    spec = BuildSpec(part=part, clock_ns=clock_ns, target_fps=target_fps,
+                     folding=str(folding) if folding else None, steps=steps)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    clear(out)
+    src = out / "model.onnx"
+    if model_path.resolve() != src.resolve():
+        shutil.copyfile(model_path, src)
+    with stage(f"FINN build ({spec.steps}, {spec.part})"):
+        result = build(src, spec, out / "finn")
+    rep = assemble(result, spec, model_path.name, src)
+    if not rep["layers"]:
+        raise HyqError(f"{model_path}: no node became a FINN hardware layer; is the model quantized (QONNX Quant nodes)?")
+    return _finish(rep, out)

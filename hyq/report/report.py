@@ -1,0 +1,181 @@
+"""Assemble ``report.json`` / ``report.md`` from a finished build, and print the summary.
+
+Resource numbers are FINN's analytical estimates unless ``vendor_tools`` is true; the
+report says which steps ran so a reader knows what the numbers are.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from qonnx.core.modelwrapper import ModelWrapper
+
+from hyq import __version__
+from hyq.dataflow import BuildResult, BuildSpec
+from hyq.dataflow.finn_env import vivado_available
+from hyq.report.storage import static_storage
+
+RESOURCES = ("LUT", "BRAM_18K", "URAM", "DSP")
+#: nodes outside the dataflow partition that only move data (done by the host/DMA)
+LAYOUT_OPS = {"Transpose", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity"}
+
+NO_VENDOR_NOTE = (
+    "No Vivado/Vitis on this machine: LUT/BRAM/URAM/DSP are FINN's analytical estimates "
+    "per layer; no synthesis, place and route or bitstream was run."
+)
+
+
+def _read(path: Path) -> Any:
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def outside_nodes(parent: ModelWrapper | None) -> tuple[list[str], list[str]]:
+    """(unmapped compute nodes, host layout nodes) left outside the dataflow partition."""
+    if parent is None:
+        return [], []
+    unmapped, host = [], []
+    for n in parent.graph.node:
+        if n.op_type == "StreamingDataflowPartition":
+            continue
+        (host if n.op_type in LAYOUT_OPS else unmapped).append(n.name)
+    return unmapped, host
+
+
+def assemble(result: BuildResult, spec: BuildSpec, model_name: str, qonnx_path: Path,
+             extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Build the report dict of a finished build."""
+    rep_dir = result.finn_report_dir
+    res = _read(rep_dir / "estimate_layer_resources.json")
+    cycles = _read(rep_dir / "estimate_layer_cycles.json")
+    perf = _read(rep_dir / "estimate_network_performance.json")
+    hw = ModelWrapper(str(result.model))
+    layers = []
+    for node in hw.graph.node:
+        r = res.get(node.name, {})
+        layers.append({
+            "name": node.name,
+            "op_type": node.op_type,
+            **{k: float(r.get(k, 0)) for k in RESOURCES},
+            "cycles": int(cycles.get(node.name, 0)),
+        })
+    total = {k: float(sum(layer[k] for layer in layers)) for k in RESOURCES}
+    parent = ModelWrapper(str(result.parent)) if result.parent else None
+    unmapped, host = outside_nodes(parent)
+    vendor = vivado_available() and any("synth" in s for s in result.steps)
+    report = {
+        "hyq_version": __version__,
+        "model": model_name,
+        "part": spec.part,
+        "clock_ns": spec.clock_ns,
+        "target_fps": spec.target_fps,
+        "folding": spec.folding,
+        "flow": result.steps,
+        "vendor_tools": vendor,
+        "note": None if vendor else NO_VENDOR_NOTE,
+        "layers": layers,
+        "total": total,
+        "static_storage": static_storage(hw, ModelWrapper(str(qonnx_path))),
+        "throughput_fps": perf.get("estimated_throughput_fps"),
+        "latency_ns": perf.get("estimated_latency_ns"),
+        "critical_path_cycles": perf.get("critical_path_cycles"),
+        "max_cycles": perf.get("max_cycles"),
+        "bottleneck": perf.get("max_cycles_node_name"),
+        "unmapped_nodes": unmapped,
+        "host_nodes": host,
+        "build_dir": str(result.out_dir),
+        "build_seconds": result.seconds,
+    }
+    report.update(extra or {})
+    return report
+
+
+def _fmt(v: float) -> str:
+    return f"{v:,.0f}" if v == int(v) else f"{v:,.1f}"
+
+
+def to_markdown(rep: dict[str, Any]) -> str:
+    """The report as Markdown: summary, storage, per-layer table."""
+    s = rep["static_storage"]
+    lines = [
+        f"# hyq report: {rep['model']}",
+        "",
+        f"- part `{rep['part']}`, clock {rep['clock_ns']} ns, "
+        + (f"target {rep['target_fps']} fps" if rep.get("target_fps") else f"folding `{rep.get('folding')}`"),
+        f"- vendor tools: {'yes' if rep['vendor_tools'] else 'no'}" + (f". {rep['note']}" if rep.get("note") else ""),
+        f"- steps: {', '.join(rep['flow'])}",
+        "",
+        "| metric | value |",
+        "|---|---|",
+    ]
+    for k in RESOURCES:
+        lines.append(f"| {k} | {_fmt(rep['total'][k])} |")
+    lines += [
+        f"| throughput (fps) | {_fmt(rep['throughput_fps'] or 0)} |",
+        f"| latency (us) | {(rep['latency_ns'] or 0) / 1000:,.1f} |",
+        f"| static storage (bytes) | {_fmt(s['bytes'])} |",
+        f"| - weights / thresholds / other (bits) | {s['weight_bits']:,} / {s['threshold_bits']:,} / {s['other_bits']:,} |",
+        f"| FP32 parameters (bytes) | {s['fp32_bytes']:,} |",
+        f"| storage vs FP32 | {s['ratio_vs_fp32']:.3f} (weights alone {s['weight_ratio_vs_fp32']:.3f}) |"
+        if s.get("ratio_vs_fp32") and s.get("weight_ratio_vs_fp32") else "| storage vs FP32 | n/a |",
+    ]
+    if "accuracy" in rep:
+        a = rep["accuracy"]
+        lines.append(f"| accuracy float / quantized | {a['float']:.4f} / {a['quantized']:.4f} "
+                     f"({a['dataset']}, {a['samples']} test samples) |")
+    if "export_check" in rep:
+        e = rep["export_check"]
+        lines.append(f"| Brevitas == QONNX | {'yes' if e['passed'] else 'NO'} "
+                     f"(max abs diff {e['max_abs_diff']:.2e} on {e['samples']} samples) |")
+    lines.append(f"| unmapped nodes | {', '.join(rep['unmapped_nodes']) or 'none'} |")
+    lines.append(f"| host layout nodes | {', '.join(rep['host_nodes']) or 'none'} |")
+    lines += ["", "| layer | op | LUT | BRAM_18K | URAM | DSP | cycles |", "|---|---|---|---|---|---|---|"]
+    for layer in rep["layers"]:
+        lines.append(f"| {layer['name']} | {layer['op_type']} | " + " | ".join(
+            _fmt(layer[k]) for k in RESOURCES) + f" | {layer['cycles']:,} |")
+    return "\n".join(lines) + "\n"
+
+
+def summary(rep: dict[str, Any]) -> str:
+    """A short console table of the headline numbers."""
+    s, t = rep["static_storage"], rep["total"]
+    rows = [
+        ("model", rep["model"]),
+        ("part / clock", f"{rep['part']} / {rep['clock_ns']} ns"),
+        ("LUT / BRAM_18K / URAM / DSP", " / ".join(_fmt(t[k]) for k in RESOURCES)),
+        ("throughput", f"{rep['throughput_fps'] or 0:,.0f} fps"),
+        ("latency", f"{(rep['latency_ns'] or 0) / 1000:,.1f} us"),
+        ("static storage", f"{s['bytes']:,.0f} B (weights {s['weight_bits'] / 8:,.0f} B, "
+                           f"thresholds {s['threshold_bits'] / 8:,.0f} B, other {s['other_bits'] / 8:,.0f} B)"),
+        ("vs FP32", f"{s['ratio_vs_fp32']:.3f} of {s['fp32_bytes']:,} B (weights alone {s['weight_ratio_vs_fp32']:.3f})"
+         if s.get("ratio_vs_fp32") and s.get("weight_ratio_vs_fp32") else "n/a"),
+    ]
+    if "accuracy" in rep:
+        a = rep["accuracy"]
+        rows.append(("accuracy float / quantized", f"{a['float']:.4f} / {a['quantized']:.4f} on {a['samples']} {a['dataset']} samples"))
+    if "export_check" in rep:
+        rows.append(("Brevitas == QONNX", "yes" if rep["export_check"]["passed"] else "NO"))
+    rows.append(("unmapped nodes", ", ".join(rep["unmapped_nodes"]) or "none"))
+    rows.append(("vendor tools", "yes" if rep["vendor_tools"] else "no (FINN estimates only)"))
+    w = max(len(k) for k, _ in rows)
+    return "\n".join(f"  {k:<{w}}  {v}" for k, v in rows)
+
+
+def write(rep: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
+    """Write report.json and report.md atomically (a report only exists when complete)."""
+    out_dir = Path(out_dir)
+    paths = []
+    for name, text in (("report.json", json.dumps(rep, indent=2) + "\n"), ("report.md", to_markdown(rep))):
+        tmp = out_dir / f".{name}.tmp"
+        tmp.write_text(text)
+        os.replace(tmp, out_dir / name)
+        paths.append(out_dir / name)
+    return paths[0], paths[1]
+
+
+def clear(out_dir: Path) -> None:
+    """Remove an earlier report so a failed run never leaves one that looks current."""
+    for name in ("report.json", "report.md"):
+        (Path(out_dir) / name).unlink(missing_ok=True)
