@@ -92,6 +92,8 @@ def _step_name(step) -> str:
 
 
 def _resolve(step) -> Callable:
+    import hyq.dataflow.ops  # noqa: F401 - registers hyq's HW layers with finn-plus
+
     return finn_env.finn_steps().build_dataflow_step_lookup[step] if isinstance(step, str) else step
 
 

@@ -1,0 +1,24 @@
+"""hyq's own FINN hardware layers (HW custom ops) and the transformations that infer them.
+
+Conventions, so FINN treats them exactly like its own layers:
+- one module per operator family (``softmax.py``, ...), each defining a generic
+  ``HWCustomOp`` subclass registered with ``finn.custom_op.fpgadataflow.register_custom_op``
+  and its specialisations (``<Op>_rtl``) registered into ``finn.custom_op.fpgadataflow.rtl``
+  the same way; domains then start with ``finn.custom_op.fpgadataflow`` as FINN's
+  partitioning requires;
+- an ``Infer<Op>`` qonnx Transformation that replaces the exported pattern by the HW op;
+- Python execution through the one integer reference in ``hyq.integer``; resource
+  estimates (``lut_estimation`` etc.) from models fitted to Yosys measurements, never 0.
+
+Importing this package imports every operator module, which registers them; the build
+runner (``hyq.dataflow.build``) does so before any step runs.
+"""
+
+import importlib
+import pkgutil
+
+from hyq.dataflow.finn_env import finn_steps as _finn_steps
+
+_finn_steps()  # finn must be importable (without Vivado) before ops register into it
+for _m in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_m.name}")
