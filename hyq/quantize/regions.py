@@ -1,0 +1,159 @@
+"""Scaling regions: where a per-channel factor can be moved across a layer for free.
+
+A region is a set of *sources* (BatchNorm, conv or linear layers whose output channels
+can be divided by alpha) and *sinks* (pointwise convs or linear layers whose input
+channels can be multiplied by alpha), connected only through operations that commute
+with a positive per-channel factor (ReLU and its quantized forms, identity quantizers,
+pooling, residual adds). Dividing the sources by alpha and multiplying the sinks by
+alpha leaves the float function unchanged and adds no operation: in a FINN graph the
+source's BatchNorm (or bias) is absorbed into the per-channel thresholds of the
+MultiThreshold in front of the sinks.
+
+The region walk is Brevitas' own (``brevitas.graph.equalize._extract_regions``, the one
+behind its cross-layer and activation equalization), told that Brevitas' quantized ReLU
+and identity quantizers are scale-invariant. What it cannot reach - a sink whose input
+has no affine producer (the network input), a sink fed by a concatenation, a producer
+consumed by an operation the walk does not know - is reported as skipped, never scaled.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.fx as fx
+from brevitas import nn as qnn
+from brevitas.graph import equalize as beq
+from torch import nn
+
+from hyq.errors import HyqError
+
+#: Brevitas activation quantizers that commute with a positive per-channel factor (in float)
+_SCALE_INVARIANT = beq._scale_invariant_layers + (qnn.QuantReLU, qnn.QuantIdentity)
+#: sinks must not be normalisation layers (nothing to multiply), as in Brevitas' own walk
+_SINKS = tuple(x for x in beq._supported_layers if x not in (nn.LayerNorm, *beq._batch_norm))
+
+
+@dataclass(frozen=True)
+class Region:
+    """Sources and sinks sharing one vector of per-channel factors (length ``channels``)."""
+
+    srcs: tuple[str, ...]
+    sinks: tuple[str, ...]
+    channels: int
+    brevitas: object = None  # the brevitas.graph.equalize.Region it came from
+
+    @property
+    def name(self) -> str:
+        return "+".join(self.sinks)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    srcs: tuple[str, ...]
+    sinks: tuple[str, ...]
+    reason: str
+
+
+class _LeafTracer(fx.Tracer):
+    """torch.fx tracer that keeps every Brevitas module (and hyq's own layers) whole."""
+
+    def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
+        mod = type(m).__module__
+        return super().is_leaf_module(m, qualname) or mod.startswith("brevitas") or mod.startswith("hyq.nn.softmax")
+
+
+def trace(model: nn.Module) -> fx.GraphModule:
+    """The model as a torch.fx graph whose module names are the model's own."""
+    try:
+        graph = _LeafTracer().trace(model)
+    except Exception as exc:  # noqa: BLE001 - any tracing failure means: no graph to walk
+        raise HyqError(f"distribution scaling: cannot trace {type(model).__name__} with torch.fx "
+                       f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
+    return fx.GraphModule(model, graph)
+
+
+def is_pointwise(m: nn.Module) -> bool:
+    """A 1x1, ungrouped convolution or a linear layer: the layers QADS scales."""
+    if isinstance(m, nn.Linear):
+        return True
+    return isinstance(m, nn.Conv2d) and m.groups == 1 and tuple(m.kernel_size) == (1, 1)
+
+
+def _foldable_source(m: nn.Module) -> bool:
+    if isinstance(m, beq._batch_norm):
+        return m.affine
+    return isinstance(m, (nn.Conv2d, nn.Linear))
+
+
+def _full_channels(indexes: dict, channels: int) -> bool:
+    return all(w.equalization_indexes.start == 0 and w.equalization_indexes.end == channels
+               and w.equalization_indexes.offset == 0 for w in indexes.values())
+
+
+def _judge(r, modules: dict[str, nn.Module], patterns: Sequence[str]) -> str | None:
+    """Why Brevitas region ``r`` cannot be scaled for free, or None when it can."""
+    srcs, sinks = r.srcs_names, r.sinks_names
+    if not srcs:
+        return "no affine producer in front of the sinks (a scale there would need an extra Mul)"
+    if not any(fnmatch.fnmatchcase(s, p) for s in sinks for p in patterns):
+        return "not selected"
+    if bad := [s for s in sinks if not is_pointwise(modules[s])]:
+        return f"sink {bad[0]} is not a pointwise conv or linear layer"
+    if bad := [s for s in srcs if not _foldable_source(modules[s])]:
+        return f"source {bad[0]} cannot absorb a per-channel factor"
+    if not _full_channels(r.srcs, r.max_shape_srcs) or not _full_channels(r.sinks, r.max_shape_sinks):
+        return "channels split by a concatenation"
+    return None
+
+
+def find_regions(model: nn.Module, patterns: Sequence[str] = ("*",)) -> tuple[list[Region], list[Skipped]]:
+    """(scalable regions whose sinks match one of ``patterns``, skipped regions with reasons).
+
+    ``patterns`` are fnmatch patterns over sink names (module paths, ``blocks.0.project``).
+    """
+    gm = trace(model)
+    modules = dict(model.named_modules())
+    found = beq._extract_regions(
+        gm, state_impl_kwargs={"scale_invariant_layers": _SCALE_INVARIANT, "supported_sinks": _SINKS})
+    regions, skipped = [], []
+    for r in found:
+        srcs, sinks = tuple(r.srcs_names), tuple(r.sinks_names)
+        reason = _judge(r, modules, patterns)
+        if reason is None:
+            regions.append(Region(srcs, sinks, r.max_shape_sinks, r))
+        else:
+            skipped.append(Skipped(srcs, sinks, reason))
+    return regions, skipped
+
+
+def unreached_pointwise(model: nn.Module, regions: Sequence[Region], skipped: Sequence[Skipped]) -> list[str]:
+    """Pointwise layers that appear in no region at all (e.g. fed straight by the input)."""
+    seen = {s for r in list(regions) + list(skipped) for s in r.sinks}
+    return [n for n, m in model.named_modules() if is_pointwise(m) and n not in seen]
+
+
+@torch.no_grad()
+def fold(model: nn.Module, region: Region, alpha: torch.Tensor) -> None:
+    """Divide the sources' output channels by ``alpha``, multiply the sinks' inputs by it.
+
+    Exact for alpha > 0: everything between sources and sinks is positively homogeneous
+    per channel (ReLU, pooling, adds of equally scaled operands).
+    """
+    alpha = alpha.detach().to(torch.float32).flatten()
+    if alpha.numel() != region.channels or not bool((alpha > 0).all()):
+        raise ValueError(f"{region.name}: need {region.channels} positive factors, got {alpha.numel()} "
+                         f"(min {float(alpha.min()):.3g})")
+    modules = dict(model.named_modules())
+    for name in region.srcs:
+        m = modules[name]
+        shape = (-1,) + (1,) * (m.weight.dim() - 1)
+        m.weight.mul_(1.0 / alpha.view(shape))
+        if m.bias is not None:
+            m.bias.mul_(1.0 / alpha)
+    for name in region.sinks:
+        m = modules[name]
+        shape = (1, -1) + (1,) * (m.weight.dim() - 2)
+        m.weight.mul_(alpha.view(shape))
