@@ -169,9 +169,21 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _quiet_libraries() -> None:
+    """Keep third-party warnings (torch without CUDA, Brevitas optional kernels) off the console."""
+    import logging
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    for name in ("torch.utils.cpp_extension", "finn", "qonnx"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if not args.debug:
+        _quiet_libraries()
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

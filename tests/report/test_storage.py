@@ -1,0 +1,60 @@
+"""Static storage in the report == sum over stored parameters of count x bit-width,
+recomputed here from the built ONNX file with onnx alone (not hyq's or qonnx's code)."""
+
+import re
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from hyq.models import build_model
+from hyq.nn.quant import BitSpec
+
+
+def _width(dtype: str) -> int:
+    if dtype == "BIPOLAR" or dtype == "BINARY":
+        return 1
+    if dtype.startswith("FLOAT"):
+        return int(dtype[5:] or 32)
+    return int(re.fullmatch(r"U?INT(\d+)", dtype).group(1))
+
+
+def _recompute(path):
+    m = onnx.load(str(path))
+    ann = {a.tensor_name: {kv.key: kv.value for kv in a.quant_parameter_tensor_names}["finn_datatype"]
+           for a in m.graph.quantization_annotation}
+    inits = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
+    w = t = o = 0
+    for node in m.graph.node:
+        base = node.op_type.split("_")[0]
+        attrs = {a.name: a for a in node.attribute}
+        for idx, name in enumerate(node.input):
+            if name not in inits:
+                continue
+            n = inits[name].size
+            if base in ("MVAU", "VVAU") and idx == 1:
+                w += n * _width(attrs["weightDataType"].s.decode())
+            elif (base in ("MVAU", "VVAU") and idx == 2) or (base == "Thresholding" and idx == 1):
+                t += n * _width(ann[name])
+            else:
+                o += n * _width(ann.get(name, "FLOAT32"))
+    return w, t, o
+
+
+def test_report_storage_equals_recomputation(default_run, default_report):
+    final = sorted((default_run / "finn" / "intermediate_models").glob("10_*.onnx"))[-1]
+    w, t, o = _recompute(final)
+    s = default_report["static_storage"]
+    assert (s["weight_bits"], s["threshold_bits"], s["other_bits"]) == (w, t, o)
+    assert s["total_bits"] == w + t + o and s["bytes"] == (w + t + o) / 8
+    assert w > 0 and t > 0
+
+
+def test_w8_weights_are_a_quarter_of_fp32(default_report):
+    s = default_report["static_storage"]
+    ref = build_model("mv2-cnn", BitSpec(), 1, 10, **default_report["flow_config"]["model"]["options"])
+    n_weights = sum(p.numel() for name, p in ref.named_parameters() if name.endswith("weight") and p.dim() > 1)
+    assert s["weight_count"] == n_weights
+    assert s["weight_bits"] == 8 * n_weights
+    assert np.isclose(s["weight_ratio_vs_fp32"], 0.25)
+    assert s["fp32_bytes"] >= 4 * n_weights
