@@ -7,6 +7,7 @@ A flow file describes one end-to-end job (see ``flows/default.yaml``)::
     quant:    {weight_bits: 8, act_bits: 8, layers: {"blocks.*": {weight: 6}}}
     data:     {dataset: digits, test_fraction: 0.2, seed: 0}
     train:    {epochs: 30, qat_epochs: 5, lr: 0.01, batch_size: 64, calib_samples: 256, seed: 0}
+    ptq:      {method: qads, bias_correction: true, layers: ["*"], scale_samples: 100, qads_iters: 1000}
     hardware: {part: xc7z020clg400-1, clock_ns: 10.0, target_fps: 10000, steps: estimate}
 
 Unknown keys are errors (a typo must not be silently ignored).
@@ -60,6 +61,25 @@ class TrainConfig:
     seed: int = 0
 
 
+#: distribution-scaling methods of hyq.quantize.scaling (kept here so validation needs no torch)
+PTQ_METHODS = ("none", "qads", "smoothquant", "cle", "awq")
+
+
+@dataclass(frozen=True)
+class PtqConfig:
+    """Post-training quantization between float training and QAT (hyq.quantize.ptq).
+
+    The defaults (no scaling, no bias correction) give the plain calibrate-then-QAT flow.
+    """
+
+    method: str = "none"
+    bias_correction: bool = False
+    layers: tuple[str, ...] = ("*",)   # fnmatch patterns of the pointwise layers to scale
+    scale_samples: int = 100          # calibration images the scaling methods look at
+    qads_iters: int = 1000
+    qads_lr: float = 0.01
+
+
 @dataclass(frozen=True)
 class HardwareConfig:
     part: str = "xc7z020clg400-1"
@@ -78,6 +98,7 @@ class FlowConfig:
     quant: QuantConfig = QuantConfig()
     data: DataConfig = DataConfig()
     train: TrainConfig = TrainConfig()
+    ptq: PtqConfig = PtqConfig()
     hardware: HardwareConfig = HardwareConfig()
     source: Path | None = None
 
@@ -89,7 +110,7 @@ class FlowConfig:
 
 _SECTIONS = {
     "model": ModelConfig, "quant": QuantConfig, "data": DataConfig,
-    "train": TrainConfig, "hardware": HardwareConfig,
+    "train": TrainConfig, "ptq": PtqConfig, "hardware": HardwareConfig,
 }
 
 
@@ -110,6 +131,22 @@ def _check_type(where: str, value: Any, types: tuple, what: str) -> None:
         raise HyqError(f"{where} must be {what}, got {value!r}")
     if not isinstance(value, types):
         raise HyqError(f"{where} must be {what}, got {value!r}")
+
+
+def _validate_ptq(p: PtqConfig, where: str) -> None:
+    if p.method not in PTQ_METHODS:
+        raise HyqError(f"{where}: ptq.method must be one of {', '.join(PTQ_METHODS)}, got {p.method!r}")
+    _check_type(f"{where}: ptq.bias_correction", p.bias_correction, (bool,), "true or false")
+    if not isinstance(p.layers, tuple) or not p.layers or not all(isinstance(x, str) and x for x in p.layers):
+        raise HyqError(f"{where}: ptq.layers must be a non-empty list of layer-name patterns, got {p.layers!r}")
+    for key in ("scale_samples", "qads_iters"):
+        v = getattr(p, key)
+        _check_type(f"{where}: ptq.{key}", v, (int,), "an integer")
+        if v < 1:
+            raise HyqError(f"{where}: ptq.{key} must be >= 1, got {v}")
+    _check_type(f"{where}: ptq.qads_lr", p.qads_lr, (int, float), "a number")
+    if not p.qads_lr > 0:
+        raise HyqError(f"{where}: ptq.qads_lr must be > 0, got {p.qads_lr}")
 
 
 def validate(cfg: FlowConfig, where: str = "flow") -> FlowConfig:
@@ -134,6 +171,7 @@ def validate(cfg: FlowConfig, where: str = "flow") -> FlowConfig:
     _check_type(f"{where}: train.lr", t.lr, (int, float), "a number")
     if not t.lr > 0:
         raise HyqError(f"{where}: train.lr must be > 0, got {t.lr}")
+    _validate_ptq(cfg.ptq, where)
     _check_type(f"{where}: data.test_fraction", d.test_fraction, (int, float), "a number")
     if not 0 < d.test_fraction < 1:
         raise HyqError(f"{where}: data.test_fraction must be in (0, 1), got {d.test_fraction}")
@@ -174,6 +212,9 @@ def load(path: Path | str | None = None) -> FlowConfig:
         sections = {k: _build(cls, raw.get(k), f"{path}: {k}") for k, cls in _SECTIONS.items()}
     except TypeError as exc:
         raise HyqError(f"{path}: {exc}") from exc
+    if isinstance(layers := sections["ptq"].layers, (list, str)):
+        layers = [layers] if isinstance(layers, str) else layers
+        sections["ptq"] = dataclasses.replace(sections["ptq"], layers=tuple(layers))
     if folding := sections["hardware"].folding:
         fpath = Path(folding)
         if not fpath.is_absolute():

@@ -1,4 +1,13 @@
-"""Quantization: float training, calibration (PTQ) and quantization-aware training."""
+"""Quantization: float training, PTQ (distribution scaling, calibration, bias correction), QAT.
+
+The stages, each usable alone:
+
+- :mod:`hyq.quantize.train`   float training, calibration, QAT epochs
+- :mod:`hyq.quantize.regions` where a per-channel factor can be folded for free
+- :mod:`hyq.quantize.scaling` QADS and the baselines (none, smoothquant, cle, awq)
+- :mod:`hyq.quantize.ptq`     scaling -> calibration -> bias correction; ``quantize`` (``hyq quantize``)
+- :mod:`hyq.quantize.mixed`   per-layer sensitivity and bit-widths under a storage budget
+"""
 
 from hyq.quantize.train import TrainResult, accuracy, calibrate, float_mode, train
 

@@ -38,11 +38,15 @@ _SINKS = tuple(x for x in beq._supported_layers if x not in (nn.LayerNorm, *beq.
 
 @dataclass(frozen=True)
 class Region:
-    """Sources and sinks sharing one vector of per-channel factors (length ``channels``)."""
+    """Sources and sinks sharing one vector of per-channel factors (length ``channels``).
+
+    ``abits``: per sink, the width of the activation quantizer in front of it (None: none found).
+    """
 
     srcs: tuple[str, ...]
     sinks: tuple[str, ...]
     channels: int
+    abits: tuple[int | None, ...] = ()
     brevitas: object = None  # the brevitas.graph.equalize.Region it came from
 
     @property
@@ -109,6 +113,43 @@ def _judge(r, modules: dict[str, nn.Module], patterns: Sequence[str]) -> str | N
     return None
 
 
+_PASS_THROUGH_METHODS = ("flatten", "reshape", "view", "contiguous")
+
+
+def _act_bits(m: nn.Module) -> int | None:
+    q = getattr(m, "act_quant", None)
+    if q is None or not getattr(q, "is_quant_enabled", True):
+        return None
+    return int(round(float(q.bit_width())))
+
+
+def input_act_bits(model: nn.Module, gm: fx.GraphModule | None = None) -> dict[str, int | None]:
+    """For every conv / linear layer: the width of the activation quantizer feeding it.
+
+    Walks up from the layer's input through shape-only and pooling operations to the first
+    Brevitas activation quantizer; None when something else comes first.
+    """
+    gm = gm or trace(model)
+    modules = dict(model.named_modules())
+    out = {}
+    for node in gm.graph.nodes:
+        if node.op != "call_module" or not isinstance(modules.get(node.target), (nn.Conv2d, nn.Linear)):
+            continue
+        src, bits = node.args[0] if node.args else None, None
+        while isinstance(src, fx.Node):
+            if src.op == "call_module" and (b := _act_bits(modules[src.target])) is not None:
+                bits = b
+                break
+            passes = (src.op == "call_method" and src.target in _PASS_THROUGH_METHODS) or (
+                src.op == "call_function" and src.target is torch.flatten) or (
+                src.op == "call_module" and isinstance(modules[src.target], beq._scale_invariant_layers))
+            if not passes:
+                break
+            src = src.args[0]
+        out[node.target] = bits
+    return out
+
+
 def find_regions(model: nn.Module, patterns: Sequence[str] = ("*",)) -> tuple[list[Region], list[Skipped]]:
     """(scalable regions whose sinks match one of ``patterns``, skipped regions with reasons).
 
@@ -116,6 +157,7 @@ def find_regions(model: nn.Module, patterns: Sequence[str] = ("*",)) -> tuple[li
     """
     gm = trace(model)
     modules = dict(model.named_modules())
+    abits = input_act_bits(model, gm)
     found = beq._extract_regions(
         gm, state_impl_kwargs={"scale_invariant_layers": _SCALE_INVARIANT, "supported_sinks": _SINKS})
     regions, skipped = [], []
@@ -123,7 +165,7 @@ def find_regions(model: nn.Module, patterns: Sequence[str] = ("*",)) -> tuple[li
         srcs, sinks = tuple(r.srcs_names), tuple(r.sinks_names)
         reason = _judge(r, modules, patterns)
         if reason is None:
-            regions.append(Region(srcs, sinks, r.max_shape_sinks, r))
+            regions.append(Region(srcs, sinks, r.max_shape_sinks, tuple(abits.get(n) for n in sinks), r))
         else:
             skipped.append(Skipped(srcs, sinks, reason))
     return regions, skipped

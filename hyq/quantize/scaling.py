@@ -108,17 +108,18 @@ class SinkData:
     x: torch.Tensor
     w: torch.Tensor
     wbits: int
+    abits: int
     signed: bool
 
     def __post_init__(self) -> None:
         self.ref = self.x @ self.w.T
 
 
-def region_mse(sinks: Sequence[SinkData], alpha: torch.Tensor, abits: int) -> torch.Tensor:
+def region_mse(sinks: Sequence[SinkData], alpha: torch.Tensor) -> torch.Tensor:
     """Sum over sinks of MSE(x W^T, Q_a(x / alpha) Q_w(W * alpha)^T) - QADS' objective."""
     total = 0.0
     for s in sinks:
-        xq = fake_quant_act(s.x / alpha, abits, s.signed)
+        xq = fake_quant_act(s.x / alpha, s.abits, s.signed)
         wq = fake_quant_weight(s.w * alpha, s.wbits)
         total = total + torch.mean((xq @ wq.T - s.ref) ** 2)
     return total
@@ -164,15 +165,16 @@ def sink_inputs(model: nn.Module, names: Sequence[str], x: torch.Tensor, batch: 
     return {n: torch.cat(v) for n, v in got.items()}
 
 
-def _sink_data(model: nn.Module, region: Region, inputs: dict[str, torch.Tensor], max_rows: int, seed: int) -> list[SinkData]:
+def _sink_data(model: nn.Module, region: Region, inputs: dict[str, torch.Tensor], max_rows: int, seed: int,
+               default_abits: int) -> list[SinkData]:
     modules = dict(model.named_modules())
     out = []
-    for n in region.sinks:
+    for n, abits in zip(region.sinks, region.abits):
         rows = _as_rows(inputs[n])
         if len(rows) > max_rows:
             rows = rows[torch.randperm(len(rows), generator=torch.Generator().manual_seed(seed))[:max_rows]]
         m = modules[n]
-        out.append(SinkData(rows, _weight_matrix(m), _weight_bits(m), signed=bool((rows < 0).any())))
+        out.append(SinkData(rows, _weight_matrix(m), _weight_bits(m), abits or default_abits, signed=bool((rows < 0).any())))
     return out
 
 
@@ -190,7 +192,7 @@ def _one_thread():
 
 
 @_one_thread()
-def qads_alpha(sinks: Sequence[SinkData], abits: int, iters: int, lr: float) -> torch.Tensor:
+def qads_alpha(sinks: Sequence[SinkData], iters: int, lr: float) -> torch.Tensor:
     """QADS: Adam on log alpha with cosine annealing from alpha = 1; the best-loss alpha."""
     log_a = torch.zeros(sinks[0].x.shape[1], requires_grad=True)
     opt = torch.optim.Adam([log_a], lr=lr)
@@ -198,14 +200,14 @@ def qads_alpha(sinks: Sequence[SinkData], abits: int, iters: int, lr: float) -> 
     best, best_a = math.inf, torch.ones_like(log_a)
     for _ in range(iters):
         opt.zero_grad()
-        loss = region_mse(sinks, log_a.exp(), abits)
+        loss = region_mse(sinks, log_a.exp())
         if loss.item() < best:
             best, best_a = loss.item(), log_a.detach().exp().clone()
         loss.backward()
         opt.step()
         sched.step()
     with torch.no_grad():
-        if region_mse(sinks, log_a.exp(), abits).item() < best:
+        if region_mse(sinks, log_a.exp()).item() < best:
             best_a = log_a.detach().exp().clone()
     return best_a
 
@@ -217,14 +219,14 @@ def _normalised(a: torch.Tensor) -> torch.Tensor:
 
 @_one_thread()
 @torch.no_grad()
-def awq_alpha(sinks: Sequence[SinkData], abits: int, grid: int) -> torch.Tensor:
+def awq_alpha(sinks: Sequence[SinkData], grid: int) -> torch.Tensor:
     """AWQ-style: alpha = mean|x|^s / mean|W|^(1-s), s in linspace(0, 1, grid), lowest MSE kept."""
     x_mean = torch.cat([s.x.abs() for s in sinks]).mean(0).clamp_min(1e-8)
     w_mean = torch.cat([s.w.abs() for s in sinks]).mean(0).clamp_min(1e-8)
     best, best_a = math.inf, torch.ones_like(x_mean)
     for s in torch.linspace(0.0, 1.0, grid).tolist():
         a = _normalised(x_mean**s / w_mean ** (1 - s))
-        loss = region_mse(sinks, a, abits).item()
+        loss = region_mse(sinks, a).item()
         if loss < best:
             best, best_a = loss, a
     return best_a
@@ -235,15 +237,20 @@ def _sink_column_max(model: nn.Module, region: Region) -> torch.Tensor:
     return torch.stack([_weight_matrix(modules[n]).abs().amax(0) for n in region.sinks]).amax(0)
 
 
+def _applied_alpha(model: nn.Module, region: Region, before: torch.Tensor) -> torch.Tensor:
+    """The factor an in-place method put on the sinks' input channels (column max after / before)."""
+    after = _sink_column_max(model, region)
+    return torch.where(before > 0, after / before.clamp_min(1e-12), torch.ones_like(before))
+
+
 @torch.no_grad()
 def _brevitas_smoothquant(model: nn.Module, region: Region, inputs: dict[str, torch.Tensor], s: float) -> torch.Tensor:
-    """Brevitas' activation equalization of one region, applied in place; returns alpha."""
-    act_max = [torch.amax(inputs[n].abs(), dim=0) for n in region.sinks]  # as Brevitas' stats hook
-    factors, _ = beq._cross_layer_equalization(
+    """Brevitas' activation equalization (SmoothQuant) of one region, applied in place; returns alpha."""
+    before = _sink_column_max(model, region)
+    act_max = [torch.amax(inputs[n].abs(), dim=0) for n in region.sinks]  # as Brevitas' stats hook keeps them
+    beq._cross_layer_equalization(
         model, region.brevitas, False, scale_computation_type="maxabs", list_of_act_val=act_max, alpha=s)
-    # Brevitas multiplies the sources by its factor and divides the sinks: alpha is the inverse
-    factors = torch.as_tensor(factors, dtype=torch.float32)
-    return (1.0 / factors).expand(region.channels).clone()
+    return _applied_alpha(model, region, before)
 
 
 @torch.no_grad()
@@ -251,16 +258,16 @@ def _brevitas_cle(model: nn.Module, regions: Sequence[Region], iterations: int) 
     """Brevitas' cross-layer equalization of all regions, applied in place; returns each alpha."""
     before = [_sink_column_max(model, r) for r in regions]
     beq._equalize(model, [r.brevitas for r in regions], iterations, 0.05, True, "vaiq", "maxabs")
-    return [(_sink_column_max(model, r) / b.clamp_min(1e-12)).where(b > 0, torch.ones_like(b))
-            for r, b in zip(regions, before)]
+    return [_applied_alpha(model, r, b) for r, b in zip(regions, before)]
 
 
-def scale(model: nn.Module, method: str, x_calib: torch.Tensor, abits: int = 8,
-          layers: Sequence[str] = ("*",), options: ScalingOptions | None = None) -> ScalingResult:
+def scale(model: nn.Module, method: str, x_calib: torch.Tensor, layers: Sequence[str] = ("*",),
+          options: ScalingOptions | None = None, default_abits: int = 8) -> ScalingResult:
     """Apply distribution scaling ``method`` to ``model`` in place (see the module docstring).
 
-    ``x_calib``: calibration inputs; ``abits``: activation width the quantized MSE assumes;
-    ``layers``: fnmatch patterns selecting sinks (pointwise convs / linear layers) by name.
+    ``x_calib``: calibration inputs; ``layers``: fnmatch patterns selecting sinks (pointwise
+    convs / linear layers) by name. The quantized MSE uses each sink's own weight width and
+    the width of the activation quantizer in front of it (``default_abits`` when none is found).
     """
     if method not in METHODS:
         raise ValueError(f"unknown scaling method '{method}'; choose one of {', '.join(METHODS)}")
@@ -268,9 +275,9 @@ def scale(model: nn.Module, method: str, x_calib: torch.Tensor, abits: int = 8,
     regions, skipped = find_regions(model, layers)
     unreached = unreached_pointwise(model, regions, skipped)
     inputs = sink_inputs(model, [n for r in regions for n in r.sinks], x_calib)
-    data = {r.name: _sink_data(model, r, inputs, opt.max_rows, opt.seed) for r in regions}
+    data = {r.name: _sink_data(model, r, inputs, opt.max_rows, opt.seed, default_abits) for r in regions}
     ones = {r.name: torch.ones(r.channels) for r in regions}
-    before = {r.name: region_mse(data[r.name], ones[r.name], abits).item() for r in regions}
+    before = {r.name: region_mse(data[r.name], ones[r.name]).item() for r in regions}
     if method == "cle":
         alphas = dict(zip([r.name for r in regions], _brevitas_cle(model, regions, opt.cle_iterations)))
     else:
@@ -279,14 +286,14 @@ def scale(model: nn.Module, method: str, x_calib: torch.Tensor, abits: int = 8,
             if method == "none":
                 a = ones[r.name]
             elif method == "qads":
-                a = qads_alpha(data[r.name], abits, opt.qads_iters, opt.qads_lr)
+                a = qads_alpha(data[r.name], opt.qads_iters, opt.qads_lr)
             elif method == "awq":
-                a = awq_alpha(data[r.name], abits, opt.awq_grid)
+                a = awq_alpha(data[r.name], opt.awq_grid)
             else:
                 a = _brevitas_smoothquant(model, r, inputs, opt.smoothquant_alpha)
             if method in ("qads", "awq"):
                 fold(model, r, a)
             alphas[r.name] = a
-    results = [RegionResult(r, alphas[r.name], before[r.name], region_mse(data[r.name], alphas[r.name], abits).item())
+    results = [RegionResult(r, alphas[r.name], before[r.name], region_mse(data[r.name], alphas[r.name]).item())
                for r in regions]
     return ScalingResult(method, results, skipped, unreached)

@@ -13,7 +13,7 @@ import torch
 from brevitas.graph.calibrate import calibration_mode, quantization_status_manager
 from torch import nn
 
-from hyq.config import TrainConfig
+from hyq.config import PtqConfig, TrainConfig
 from hyq.data import Dataset
 from hyq.progress import info
 
@@ -40,7 +40,7 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, quantized: bool
     return correct / len(x)
 
 
-def _epochs(model: nn.Module, ds: Dataset, epochs: int, lr: float, batch: int, seed: int, label: str) -> None:
+def run_epochs(model: nn.Module, ds: Dataset, epochs: int, lr: float, batch: int, seed: int, label: str) -> None:
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(epochs, 1))
@@ -75,18 +75,27 @@ class TrainResult:
     quant_accuracy: float
 
 
-def train(model: nn.Module, ds: Dataset, cfg: TrainConfig) -> TrainResult:
-    """Float training -> calibration -> QAT; returns test accuracies of both phases."""
+def train(model: nn.Module, ds: Dataset, cfg: TrainConfig, ptq: PtqConfig | None = None) -> TrainResult:
+    """Float training -> calibration (PTQ when ``ptq`` asks for more) -> QAT; test accuracies of both phases.
+
+    With ``ptq`` naming a scaling method or bias correction, calibration becomes
+    :func:`hyq.quantize.ptq.post_training_quantize` (scaling, calibration, bias correction).
+    """
     torch.manual_seed(cfg.seed)
     with float_mode(model, training=True):
-        _epochs(model, ds, cfg.epochs, cfg.lr, cfg.batch_size, cfg.seed, "float")
+        run_epochs(model, ds, cfg.epochs, cfg.lr, cfg.batch_size, cfg.seed, "float")
     acc_float = accuracy(model, ds.x_test, ds.y_test, quantized=False)
     info(f"float accuracy {acc_float:.4f}")
-    calibrate(model, ds.x_train[: cfg.calib_samples])
+    if ptq is not None and (ptq.method != "none" or ptq.bias_correction):
+        from hyq.quantize.ptq import post_training_quantize
+
+        post_training_quantize(model, ds.x_train[: cfg.calib_samples], ptq)
+    else:
+        calibrate(model, ds.x_train[: cfg.calib_samples])
     info(f"calibrated on {min(cfg.calib_samples, len(ds.x_train))} samples: "
          f"PTQ accuracy {accuracy(model, ds.x_test, ds.y_test):.4f}")
     if cfg.qat_epochs:
-        _epochs(model, ds, cfg.qat_epochs, cfg.lr * 0.1, cfg.batch_size, cfg.seed + 1, "QAT")
+        run_epochs(model, ds, cfg.qat_epochs, cfg.lr * 0.1, cfg.batch_size, cfg.seed + 1, "QAT")
     acc_q = accuracy(model, ds.x_test, ds.y_test)
     info(f"quantized accuracy {acc_q:.4f}")
     return TrainResult(acc_float, acc_q)

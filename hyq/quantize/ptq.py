@@ -1,0 +1,202 @@
+"""Post-training quantization: distribution scaling -> calibration -> bias correction.
+
+Every step keeps the exported hardware graph as it is: scaling is folded into weights and
+BatchNorms (:mod:`hyq.quantize.scaling`), and bias corrections of bias-free convs are
+folded into the BatchNorm that follows them (its running mean), so FINN absorbs them into
+thresholds like any BatchNorm. A correction with nowhere free to go is dropped and listed.
+
+:func:`quantize` is the whole job behind ``hyq quantize``: float model (trained once,
+cached) -> model at the requested widths -> PTQ -> optional QAT.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from brevitas.graph.calibrate import bias_correction_mode
+from torch import nn
+
+from hyq import cache
+from hyq.config import FlowConfig, PtqConfig
+from hyq.data import Dataset
+from hyq.errors import HyqError
+from hyq.nn.quant import BitSpec
+from hyq.progress import info
+from hyq.quantize import regions as _regions
+from hyq.quantize.scaling import ScalingOptions, ScalingResult, scale
+from hyq.quantize.train import accuracy, calibrate, float_mode, run_epochs
+
+_WEIGHT_LAYERS = (nn.Conv2d, nn.Linear)
+
+
+@dataclass
+class PtqResult:
+    scaling: ScalingResult
+    bias_corrected: list[str] = field(default_factory=list)
+    bias_dropped: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"scaling": self.scaling.as_dict(), "bias_corrected": self.bias_corrected,
+                "bias_dropped": self.bias_dropped}
+
+
+# ---------------------------------------------------------------- bias correction
+
+def _bn_successors(model: nn.Module) -> dict[str, str]:
+    """conv/linear name -> name of the BatchNorm that is its only consumer."""
+    gm = _regions.trace(model)
+    modules = dict(model.named_modules())
+    out = {}
+    for node in gm.graph.nodes:
+        if node.op == "call_module" and isinstance(modules.get(node.target), _WEIGHT_LAYERS):
+            users = list(node.users)
+            if len(users) == 1 and users[0].op == "call_module" and isinstance(
+                    modules.get(users[0].target), nn.modules.batchnorm._BatchNorm):
+                out[node.target] = users[0].target
+    return out
+
+
+@torch.no_grad()
+def bias_correct(model: nn.Module, x: torch.Tensor, batch: int = 64) -> tuple[list[str], list[str]]:
+    """Brevitas' bias correction on ``x``, kept only where it costs no hardware.
+
+    Returns (corrected layers, layers whose correction was dropped). A layer that had a
+    bias keeps the corrected bias; a bias-free layer followed by a BatchNorm passes the
+    correction into that BatchNorm (BN(y + b) is BN(y) with running mean - b).
+    """
+    modules = dict(model.named_modules())
+    had_bias = {n for n, m in modules.items() if isinstance(m, _WEIGHT_LAYERS) and m.bias is not None}
+    successors = _bn_successors(model)
+    model.eval()
+    with bias_correction_mode(model, skip_if_no_bias=False):
+        for i in range(0, len(x), batch):
+            model(x[i : i + batch])
+    corrected, dropped = [], []
+    for name, m in modules.items():
+        if not isinstance(m, _WEIGHT_LAYERS) or m.bias is None or name in had_bias:
+            if name in had_bias:
+                corrected.append(name)
+            continue
+        bias = m.bias.detach().clone()
+        m.register_parameter("bias", None)
+        if name in successors:
+            modules[successors[name]].running_mean.sub_(bias)
+            corrected.append(name)
+        else:
+            dropped.append(name)
+    return corrected, dropped
+
+
+# ---------------------------------------------------------------- the PTQ pipeline
+
+def post_training_quantize(model: nn.Module, x_calib: torch.Tensor, ptq: PtqConfig,
+                           options: ScalingOptions | None = None) -> PtqResult:
+    """Scale (method ``ptq.method``), calibrate activation ranges, correct biases, in place."""
+    opts = options or ScalingOptions(qads_iters=ptq.qads_iters, qads_lr=ptq.qads_lr)
+    res = scale(model, ptq.method, x_calib[: ptq.scale_samples], layers=ptq.layers, options=opts)
+    calibrate(model, x_calib)
+    corrected, dropped = bias_correct(model, x_calib) if ptq.bias_correction else ([], [])
+    return PtqResult(res, corrected, dropped)
+
+
+def layer_widths(model: nn.Module) -> list[dict[str, Any]]:
+    """Every conv / linear layer with its weight width and the width of its input activations."""
+    abits = _regions.input_act_bits(model)
+    return [{"name": n, "wbits": int(round(float(m.quant_weight().bit_width))), "abits": abits.get(n)}
+            for n, m in model.named_modules() if isinstance(m, _WEIGHT_LAYERS) and hasattr(m, "quant_weight")]
+
+
+# ---------------------------------------------------------------- float model, cached
+
+def _build(cfg: FlowConfig, ds: Dataset, bits: BitSpec) -> nn.Module:
+    from hyq.models import build_model
+
+    torch.manual_seed(cfg.train.seed)
+    try:
+        return build_model(cfg.model.name, bits, ds.input_shape[0], ds.num_classes, **cfg.model.options)
+    except ValueError as exc:
+        raise HyqError(f"{cfg.source}: model: {exc}") from None
+
+
+def float_state(cfg: FlowConfig, ds: Dataset) -> tuple[dict[str, torch.Tensor], float]:
+    """(state dict after float training, float test accuracy), trained once per model/data/training."""
+    t = cfg.train
+    payload = {"model": dataclasses.asdict(cfg.model), "data": dataclasses.asdict(cfg.data),
+               "train": {"epochs": t.epochs, "lr": t.lr, "batch_size": t.batch_size, "seed": t.seed}}
+    files = cache.source_files("models", "nn", "data") + [Path(__file__).with_name("train.py")]
+
+    def make(folder: Path) -> None:
+        model = _build(cfg, ds, BitSpec())
+        torch.manual_seed(t.seed)
+        with float_mode(model, training=True):
+            run_epochs(model, ds, t.epochs, t.lr, t.batch_size, t.seed, "float")
+        acc = accuracy(model, ds.x_test, ds.y_test, quantized=False)
+        torch.save(model.state_dict(), folder / "model.pt")
+        (folder / "meta.json").write_text(json.dumps({"flow": payload, "float_accuracy": acc}, indent=1))
+
+    folder = cache.entry("float", cache.key(payload, files), make)
+    state = torch.load(folder / "model.pt", weights_only=True)
+    return state, json.loads((folder / "meta.json").read_text())["float_accuracy"]
+
+
+def load_float_state(model: nn.Module, state: Mapping[str, torch.Tensor]) -> None:
+    """Load float weights into a model of any widths; activation scales stay to be calibrated."""
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    bad = [k for k in list(missing) + list(unexpected) if "scaling_impl" not in k]
+    if bad:
+        raise HyqError(f"float checkpoint does not fit the model ({bad[0]}); clear the hyq cache")
+
+
+@dataclass
+class QuantizeResult:
+    model: nn.Module
+    report: dict[str, Any]
+
+
+def quantize(cfg: FlowConfig, ds: Dataset, method: str | None = None, wbits: int | None = None,
+             abits: int | None = None, overrides: Mapping[str, Mapping[str, int]] | None = None,
+             qat_epochs: int | None = None, bias_correction: bool | None = None,
+             options: ScalingOptions | None = None) -> QuantizeResult:
+    """Float model -> widths (flow's quant section unless given) -> PTQ (flow's ptq section) -> QAT.
+
+    Arguments that are None take the flow file's value. ``overrides`` are BitSpec per-layer
+    overrides added to the flow's own (e.g. the output of :mod:`hyq.quantize.mixed`).
+    """
+    ptq = dataclasses.replace(cfg.ptq, **{k: v for k, v in
+                                          {"method": method, "bias_correction": bias_correction}.items()
+                                          if v is not None})
+    wbits = cfg.quant.weight_bits if wbits is None else wbits
+    abits = cfg.quant.act_bits if abits is None else abits
+    qat_epochs = cfg.train.qat_epochs if qat_epochs is None else qat_epochs
+    try:
+        bits = BitSpec(wbits, abits, overrides={**cfg.quant.layers, **(overrides or {})})
+    except ValueError as exc:
+        raise HyqError(str(exc)) from None
+    state, acc_float = float_state(cfg, ds)
+    model = _build(cfg, ds, bits)
+    load_float_state(model, state)
+    x_calib = ds.x_train[: cfg.train.calib_samples]
+    res = post_training_quantize(model, x_calib, ptq, options)
+    acc_ptq = accuracy(model, ds.x_test, ds.y_test)
+    info(f"{ptq.method} W{wbits}A{abits}: float {acc_float:.4f}, PTQ {acc_ptq:.4f}")
+    acc_q = acc_ptq
+    if qat_epochs:
+        torch.manual_seed(cfg.train.seed + 1)
+        run_epochs(model, ds, qat_epochs, cfg.train.lr * 0.1, cfg.train.batch_size, cfg.train.seed + 1, "QAT")
+        acc_q = accuracy(model, ds.x_test, ds.y_test)
+        info(f"{ptq.method} W{wbits}A{abits}: QAT ({qat_epochs} epochs) {acc_q:.4f}")
+    model.eval()
+    report = {
+        "method": ptq.method, "wbits": wbits, "abits": abits, "bias_correction": ptq.bias_correction,
+        "accuracy_float": acc_float, "accuracy_ptq": acc_ptq, "accuracy_quantized": acc_q,
+        "qat_epochs": qat_epochs, "calib_samples": len(x_calib), "dataset": ds.name, "test_samples": len(ds.x_test),
+        "model": cfg.model.name, "layers": layer_widths(model), "overrides": {**cfg.quant.layers, **(overrides or {})},
+        **res.as_dict(),
+    }
+    return QuantizeResult(model, report)
