@@ -45,12 +45,12 @@ def trained_model(cfg: config.FlowConfig, ds) -> tuple[torch.nn.Module, float]:
 
     Taken from the cache when nothing that determines it changed.
     """
-    payload = {k: cfg.as_dict()[k] for k in ("model", "quant", "data", "train")}
+    payload = {k: cfg.as_dict()[k] for k in ("model", "quant", "data", "train", "ptq")}
     key = cache.key(payload, cache.source_files("models", "nn", "quantize", "data"))
 
     def make(folder: Path) -> None:
         model = _new_model(cfg, ds)
-        result = train(model, ds, cfg.train)
+        result = train(model, ds, cfg.train, cfg.ptq)
         torch.save(model.state_dict(), folder / "model.pt")
         (folder / "meta.json").write_text(json.dumps({"flow": payload, **result.__dict__}, indent=1))
 
