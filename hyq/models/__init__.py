@@ -9,8 +9,9 @@ from torch import nn
 from hyq.nn.quant import BitSpec
 
 from hyq.models.cnn import MV2CNN
+from hyq.models.mobilevit import PRESETS, MobileViT, make
 
-_ZOO = {"mv2-cnn": MV2CNN}
+_ZOO = {"mv2-cnn": MV2CNN, "mobilevit": MobileViT, **{name: make(name) for name in PRESETS}}
 
 
 def available() -> list[str]:

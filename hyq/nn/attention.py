@@ -13,6 +13,7 @@ import math
 
 import torch
 from brevitas import nn as qnn
+from brevitas.quant_tensor import QuantTensor
 from brevitas.quant import Int8ActPerTensorFloat, Int8WeightPerTensorFloat, Uint8ActPerTensorFloat
 from torch import nn
 
@@ -20,6 +21,10 @@ from hyq.integer.softmax import METHODS
 from hyq.nn.softmax import IntSoftmax
 
 SOFTMAX_CHOICES = (*METHODS, "float")
+
+
+def _value(x):
+    return x.value if isinstance(x, QuantTensor) else x
 
 
 def _act(bits: int, signed: bool = True) -> qnn.QuantIdentity:
@@ -35,6 +40,11 @@ def _proj(fin: int, fout: int, bits: int, bias: bool) -> qnn.QuantLinear:
 class QuantMultiheadSelfAttention(nn.Module):
     """Self-attention over tokens ``(batch, tokens, dim)`` with quantized operands.
 
+    ``groups``: the tokens form that many equal, independent groups (``tokens = groups * n``,
+    group-major); attention mixes tokens only within a group. MobileViT's unfolded patches
+    are such groups (one per pixel position inside a patch). Heads and groups share one
+    matmul batch axis, so the graph keeps 3-D token tensors and 4-D matmul operands.
+
     ``softmax``: ``linmax`` | ``ibert`` | ``shiftmax`` (IntSoftmax) or ``float``;
     ``softmax_bits`` / ``softmax_format``: IntSoftmax output width and format (``uint`` or
     ``log2``); ``weight_bits`` / ``act_bits``: projections and activation quantizers.
@@ -42,13 +52,16 @@ class QuantMultiheadSelfAttention(nn.Module):
     """
 
     def __init__(self, dim: int, heads: int, softmax: str = "linmax", softmax_bits: int | None = None,
-                 softmax_format: str = "uint", weight_bits: int = 8, act_bits: int = 8, bias: bool = True):
+                 softmax_format: str = "uint", weight_bits: int = 8, act_bits: int = 8, bias: bool = True,
+                 groups: int = 1):
         super().__init__()
         if not isinstance(dim, int) or not isinstance(heads, int) or dim < 1 or heads < 1 or dim % heads:
             raise ValueError(f"attention dim must be a positive multiple of heads; got dim={dim!r}, heads={heads!r}")
         if softmax not in SOFTMAX_CHOICES:
             raise ValueError(f"attention softmax must be one of {', '.join(SOFTMAX_CHOICES)}; got {softmax!r}")
-        self.dim, self.heads, self.head_dim = dim, heads, dim // heads
+        if not isinstance(groups, int) or groups < 1:
+            raise ValueError(f"attention groups must be a positive integer; got {groups!r}")
+        self.dim, self.heads, self.head_dim, self.groups = dim, heads, dim // heads, groups
         self.in_q = _act(act_bits)
         self.q_proj, self.k_proj, self.v_proj = (_proj(dim, dim, weight_bits, bias) for _ in range(3))
         self.q_q, self.k_q, self.v_q = _act(act_bits), _act(act_bits), _act(act_bits)
@@ -63,17 +76,31 @@ class QuantMultiheadSelfAttention(nn.Module):
         self.out_proj = _proj(dim, dim, weight_bits, bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, n, _ = x.shape
+        b, t, _ = x.shape
+        if t % self.groups:
+            raise ValueError(f"attention over {t} tokens cannot form {self.groups} equal groups")
+        n = t // self.groups
         x = self.in_q(x)
-        q = self._heads(self.q_q(self.q_proj(x)).value, b, n)
-        k = self._heads(self.k_q(self.k_proj(x)).value, b, n)
-        v = self._heads(self.v_q(self.v_proj(x)).value, b, n)
-        scores = self.score_q(torch.matmul(q, k.transpose(-2, -1)) * (1.0 / math.sqrt(self.head_dim)))
-        attn = self.attn_q(self.softmax(scores if isinstance(self.softmax, IntSoftmax) else scores.value))
-        out = torch.matmul(attn.value, v)
-        out = out.transpose(1, 2).reshape(b, n, self.dim)
-        return self.out_proj(self.av_q(out))
+        q = self._heads(_value(self.q_q(self.q_proj(x))), b, n)
+        k = self._heads(_value(self.k_q(self.k_proj(x))), b, n, keys=True)
+        v = self._heads(_value(self.v_q(self.v_proj(x))), b, n)
+        scores = self.score_q(torch.matmul(q, k) * (1.0 / math.sqrt(self.head_dim)))
+        out = torch.matmul(_value(self.attn_q(self._softmax(scores))), v)
+        out = out.reshape(b, self.groups, self.heads, n, self.head_dim).permute(0, 1, 3, 2, 4)
+        return self.out_proj(self.av_q(out.reshape(b, t, self.dim)))
 
-    def _heads(self, t: torch.Tensor, b: int, n: int) -> torch.Tensor:
-        """(b, n, dim) -> (b, heads, n, head_dim)."""
-        return t.reshape(b, n, self.heads, self.head_dim).transpose(1, 2)
+    def _softmax(self, scores):
+        """IntSoftmax on quantized scores; float softmax when quantization is off (float
+        training, calibration), where the quantizers return plain tensors."""
+        if isinstance(self.softmax, IntSoftmax) and isinstance(scores, QuantTensor):
+            return self.softmax(scores)
+        return torch.softmax(_value(scores), dim=-1)
+
+    def _heads(self, t: torch.Tensor, b: int, n: int, keys: bool = False) -> torch.Tensor:
+        """(b, groups * n, dim) -> (b, groups * heads, n, head_dim), or ``(..., head_dim, n)`` for keys.
+
+        Keys are transposed in the same single permutation (one layout shuffle per operand).
+        """
+        t = t.reshape(b, self.groups, n, self.heads, self.head_dim)
+        t = t.permute(0, 1, 3, 4, 2) if keys else t.permute(0, 1, 3, 2, 4)
+        return t.reshape(b, self.groups * self.heads, *((self.head_dim, n) if keys else (n, self.head_dim)))

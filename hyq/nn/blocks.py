@@ -7,15 +7,40 @@ from torch import nn
 
 from hyq.nn.quant import BitSpec, conv, ident, relu
 
+#: activation choices: ``relu`` (monotonic: FINN folds it into thresholds) or ``silu``
+#: (MobileViT's own; non-monotonic, so hardware needs a table on its 8-bit input)
+ACTIVATIONS = ("relu", "silu")
+
+
+class QuantSiLU(nn.Module):
+    """SiLU between two quantizers: an integer table of at most 2^bits entries in hardware."""
+
+    def __init__(self, name: str, bits: BitSpec):
+        super().__init__()
+        self.in_q = ident(f"{name}.in", bits)
+        self.out_q = ident(f"{name}.out", bits)
+
+    def forward(self, x):
+        x = self.in_q(x)
+        return self.out_q(nn.functional.silu(x.value if hasattr(x, "value") else x))
+
+
+def activation(name: str, bits: BitSpec, kind: str = "relu") -> nn.Module:
+    """The quantized activation ``kind`` (one of :data:`ACTIVATIONS`) with quantized output."""
+    if kind not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}; got {kind!r}")
+    return relu(name, bits) if kind == "relu" else QuantSiLU(name, bits)
+
 
 class ConvBNAct(nn.Module):
     """k x k quantized conv -> BatchNorm -> quantized ReLU (FINN folds BN into thresholds)."""
 
-    def __init__(self, name: str, bits: BitSpec, cin: int, cout: int, k: int = 3, stride: int = 1, groups: int = 1):
+    def __init__(self, name: str, bits: BitSpec, cin: int, cout: int, k: int = 3, stride: int = 1, groups: int = 1,
+                 act: str = "relu"):
         super().__init__()
         self.conv = conv(f"{name}.conv", bits, cin, cout, k, stride, groups)
         self.bn = nn.BatchNorm2d(cout)
-        self.act = relu(f"{name}.act", bits)
+        self.act = activation(f"{name}.act", bits, act)
 
     def forward(self, x):
         return self.act(self.bn(self.conv(x)))
@@ -29,12 +54,13 @@ class MV2Block(nn.Module):
     brings the sum back to the activation width.
     """
 
-    def __init__(self, name: str, bits: BitSpec, cin: int, cout: int, expand: int = 2, stride: int = 1):
+    def __init__(self, name: str, bits: BitSpec, cin: int, cout: int, expand: int = 2, stride: int = 1,
+                 act: str = "relu"):
         super().__init__()
         hidden = cin * expand
         self.use_residual = stride == 1 and cin == cout
-        self.expand = ConvBNAct(f"{name}.expand", bits, cin, hidden, k=1)
-        self.depthwise = ConvBNAct(f"{name}.depthwise", bits, hidden, hidden, k=3, stride=stride, groups=hidden)
+        self.expand = ConvBNAct(f"{name}.expand", bits, cin, hidden, k=1, act=act)
+        self.depthwise = ConvBNAct(f"{name}.depthwise", bits, hidden, hidden, k=3, stride=stride, groups=hidden, act=act)
         self.project = conv(f"{name}.project.conv", bits, hidden, cout, 1)
         self.project_bn = nn.BatchNorm2d(cout)
         self.project_q = ident(f"{name}.project.q", bits)
