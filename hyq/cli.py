@@ -38,6 +38,15 @@ def _cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_quantize(args: argparse.Namespace) -> int:
+    from hyq.quantize.ptq import quantize_to_dir
+
+    quantize_to_dir(args.config, args.out, method=args.method, wbits=args.wbits, abits=args.abits,
+                    qat_epochs=args.qat_epochs, bias_correction=args.bias_correction,
+                    budget_bits=args.budget_bits, widths=args.widths)
+    return 0
+
+
 def _cmd_softmax_report(args: argparse.Namespace) -> int:
     from hyq.integer.softmax_error import DEFAULT_INPUTS, report
 
@@ -93,6 +102,13 @@ def _cmd_synth_softmax(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_explore(args: argparse.Namespace) -> int:
+    from hyq.explore import explore
+
+    res = explore(args.space, args.out, workers=args.workers, scheduler=args.scheduler)
+    return 1 if any(r["status"] != "ok" for r in res.rows) else 0
+
+
 def _add_softmax_args(q: argparse.ArgumentParser) -> None:
     """The arguments of hyq.integer.softmax.softmax_params, shared by sim and synth."""
     q.add_argument("--method", required=True, choices=("linmax", "ibert", "shiftmax"))
@@ -128,6 +144,21 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--clock-ns", type=float, default=10.0, help="clock period (default 10 ns)")
     b.add_argument("--out", type=Path, required=True, help="output folder")
     b.set_defaults(func=_cmd_build)
+
+    q = sub.add_parser("quantize", help="PTQ (distribution scaling, calibration, bias correction), optional QAT")
+    q.add_argument("--config", type=Path, default=None, help="flow file (default: flows/default.yaml)")
+    q.add_argument("--method", choices=("none", "qads", "smoothquant", "cle", "awq"), default=None,
+                   help="distribution scaling (default: the flow's ptq.method)")
+    q.add_argument("--wbits", type=int, default=None, help="weight bit-width (default: the flow's)")
+    q.add_argument("--abits", type=int, default=None, help="activation bit-width (default: the flow's)")
+    q.add_argument("--qat-epochs", type=int, default=None, help="QAT epochs after PTQ (default: the flow's)")
+    q.add_argument("--bias-correction", action=argparse.BooleanOptionalAction, default=None,
+                   help="Brevitas bias correction (default: the flow's ptq.bias_correction)")
+    q.add_argument("--budget-bits", type=int, default=None,
+                   help="mixed precision: weight storage budget in bits; layers narrowed by sensitivity")
+    q.add_argument("--widths", default="8,6,4", help="mixed precision: candidate weight widths (default 8,6,4)")
+    q.add_argument("--out", type=Path, required=True, help="output folder (model.pt, quantize.json)")
+    q.set_defaults(func=_cmd_quantize)
 
     sm = sub.add_parser("softmax-report", help="error table of the integer softmax variants vs float softmax")
     sm.add_argument("--in-bits", type=int, default=None, help="input bit-width (with --scale)")
@@ -166,6 +197,14 @@ def _parser() -> argparse.ArgumentParser:
                     help="whole streaming unit, or one lane's exp unit alone")
     sy.add_argument("--json", action="store_true", help="print one JSON object")
     sy.set_defaults(func=_cmd_synth_softmax)
+
+    ex = sub.add_parser("explore", help="evaluate a design space (Dask), write points.csv, pareto.json, plots")
+    ex.add_argument("--space", type=Path, required=True, help="space file, e.g. flows/spaces/small.yaml")
+    ex.add_argument("--out", type=Path, required=True, help="output folder (rerun to resume)")
+    ex.add_argument("--workers", type=int, default=2, help="local Dask worker processes (default 2)")
+    ex.add_argument("--scheduler", default=None,
+                    help="address of a running Dask scheduler (tcp://host:8786) instead of local workers")
+    ex.set_defaults(func=_cmd_explore)
     return p
 
 

@@ -1,0 +1,54 @@
+"""Softmax variants side by side: error against float softmax (NumPy reference) and LUTs (Yosys).
+
+Each variant (method, output format, output bits) is measured with the same functions the
+rest of hyq uses: :func:`hyq.integer.softmax_error.measure` for the error and
+:func:`hyq.eda.softmax.synthesize` for the resources (cached by content in hyq's EDA cache).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from hyq.eda.softmax import default_params, synthesize
+from hyq.integer.softmax import METHODS
+from hyq.integer.softmax_error import measure, row_sets
+
+VARIANTS = tuple((m, f, b) for m in METHODS for f, b in (("uint", 8), ("log2", 4)))
+
+
+def softmax_variants(variants: Sequence[tuple[str, str, int]] = VARIANTS, scale: float = 1 / 16,
+                     in_bits: int = 8, n: int = 64, pe: int = 1, family: str = "xc7",
+                     rows: str = "gauss sd=2 N=197") -> list[dict[str, Any]]:
+    """One row per variant: max/mean error on the ``rows`` test set, and Yosys LUT/FF/CARRY/DSP
+    of the streaming unit for rows of ``n`` elements, ``pe`` per cycle."""
+    x = row_sets(in_bits, scale)[rows]
+    out = []
+    for method, fmt, bits in variants:
+        err = measure(x, scale, method, fmt, bits, in_bits)
+        res = synthesize(default_params(method, scale, in_bits, bits, fmt), n, pe, script=family)
+        out.append({"label": f"{method} {fmt}{bits}", "method": method, "format": fmt, "bits": bits,
+                    "max_err": err["max_err"], "mean_err": err["mean_err"], "rowsum_dev": err["rowsum_dev"],
+                    **{k: res[k] for k in ("LUT", "FF", "CARRY", "DSP", "BRAM")},
+                    "N": n, "PE": pe, "family": family, "in_bits": in_bits, "scale": scale})
+    return out
+
+
+def write_softmax(rows: list[dict[str, Any]], out_dir: Path | str) -> list[Path]:
+    """softmax.csv and the LUT-vs-error plot (PNG, SVG) in ``out_dir``; returns the files."""
+    from hyq.explore.plots import softmax_plot
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / ".softmax.csv.tmp"
+    with open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    os.replace(tmp, out / "softmax.csv")
+    stem = out / "plots" / "softmax_lut_vs_error"
+    softmax_plot(rows, path=stem)
+    return [out / "softmax.csv", stem.with_suffix(".png"), stem.with_suffix(".svg")]
