@@ -109,13 +109,6 @@ def _cmd_explore(args: argparse.Namespace) -> int:
     return 1 if any(r["status"] != "ok" for r in res.rows) else 0
 
 
-def _cmd_explore(args: argparse.Namespace) -> int:
-    from hyq.explore import explore
-
-    res = explore(args.space, args.out, workers=args.workers, scheduler=args.scheduler)
-    return 1 if any(r["status"] != "ok" for r in res.rows) else 0
-
-
 def _add_softmax_args(q: argparse.ArgumentParser) -> None:
     """The arguments of hyq.integer.softmax.softmax_params, shared by sim and synth."""
     q.add_argument("--method", required=True, choices=("linmax", "ibert", "shiftmax"))
