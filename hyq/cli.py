@@ -103,6 +103,13 @@ def _cmd_synth_softmax(args: argparse.Namespace) -> int:
 
 
 def _cmd_explore(args: argparse.Namespace) -> int:
+    if args.softmax:
+        from hyq.explore.softmax import softmax_variants, write_softmax
+        from hyq.progress import info
+
+        for f in write_softmax(softmax_variants(n=args.n), args.out):
+            info(f"wrote {f}")
+        return 0
     from hyq.explore import explore
 
     res = explore(args.space, args.out, workers=args.workers, scheduler=args.scheduler)
@@ -199,7 +206,11 @@ def _parser() -> argparse.ArgumentParser:
     sy.set_defaults(func=_cmd_synth_softmax)
 
     ex = sub.add_parser("explore", help="evaluate a design space (Dask), write points.csv, pareto.json, plots")
-    ex.add_argument("--space", type=Path, required=True, help="space file, e.g. flows/spaces/small.yaml")
+    what = ex.add_mutually_exclusive_group(required=True)
+    what.add_argument("--space", type=Path, help="space file, e.g. flows/spaces/small.yaml")
+    what.add_argument("--softmax", action="store_true",
+                      help="softmax variants instead: error (reference) and LUT (Yosys), softmax.csv and plot")
+    ex.add_argument("--n", type=int, default=64, help="--softmax: row length of the synthesised unit (default 64)")
     ex.add_argument("--out", type=Path, required=True, help="output folder (rerun to resume)")
     ex.add_argument("--workers", type=int, default=2, help="local Dask worker processes (default 2)")
     ex.add_argument("--scheduler", default=None,

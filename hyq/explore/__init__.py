@@ -8,7 +8,7 @@
 
 from hyq.explore.pareto import dominates, pareto_front
 from hyq.explore.runner import ExploreResult, explore, load_points, point_key
-from hyq.explore.space import METRICS, Point, Space, load_space
+from hyq.explore.space import METRICS, Point, Space, derive_flow, load_space
 
-__all__ = ["METRICS", "ExploreResult", "Point", "Space", "dominates", "explore", "load_points",
+__all__ = ["METRICS", "ExploreResult", "Point", "Space", "derive_flow", "dominates", "explore", "load_points",
            "load_space", "pareto_front", "point_key"]

@@ -1,7 +1,8 @@
 """Plots a hardware engineer reads at a glance; the CLI and the notebooks call the same functions.
 
 Every ``*_plot`` function returns a matplotlib Figure and, given ``path`` (a stem without
-suffix), writes ``path.png`` and ``path.svg``.
+suffix), writes ``path.png`` and ``path.svg``. Figures are made without pyplot (Agg canvas,
+no global state), so they work the same in worker processes, the CLI and notebooks.
 """
 
 from __future__ import annotations
@@ -11,12 +12,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from hyq.explore.pareto import pareto_front  # noqa: E402
+from hyq.explore.pareto import pareto_front
 
 LABELS = {"accuracy": "accuracy (quantized)", "float_accuracy": "accuracy (float)", "LUT": "LUT",
           "BRAM_18K": "BRAM (18 Kb)", "URAM": "URAM", "DSP": "DSP", "storage_bytes": "static storage (bytes)",
@@ -48,7 +46,8 @@ def pareto_plot(rows: Sequence[Mapping[str, Any]], x: str, y: str = "accuracy",
     senses = {y: "max", x: "min", **(senses or {})}
     pts = _ok(rows, x, y)
     front = set(pareto_front(pts, {y: senses[y], x: senses[x]}))
-    fig, ax = plt.subplots(figsize=(5.5, 4))
+    fig = Figure(figsize=(5.5, 4))
+    ax = fig.subplots()
     rest = [r for i, r in enumerate(pts) if i not in front]
     ax.scatter([r[x] for r in rest], [r[y] for r in rest], c=_REST, s=28, label="dominated")
     fr = sorted((pts[i] for i in front), key=lambda r: r[x])
@@ -62,7 +61,7 @@ def pareto_plot(rows: Sequence[Mapping[str, Any]], x: str, y: str = "accuracy",
     if x in ("storage_bytes", "fps") and pts and min(r[x] for r in pts) > 0:
         ax.set_xscale("log")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="best")
     ax.set_title(title or f"{LABELS.get(y, y)} vs {LABELS.get(x, x)} ({len(pts)} points)", fontsize=10)
     save(fig, path)
     return fig
@@ -75,8 +74,8 @@ def layer_bars(report: Mapping[str, Any] | Path | str, resources: Sequence[str] 
         report = json.loads(Path(report).read_text())
     layers = report["layers"]
     names = [f"{la['name']}" for la in layers]
-    fig, axes = plt.subplots(1, len(resources), figsize=(3.2 * len(resources), 0.28 * len(layers) + 1.2),
-                             sharey=True)
+    fig = Figure(figsize=(3.2 * len(resources), 0.28 * len(layers) + 1.2))
+    axes = fig.subplots(1, len(resources), sharey=True)
     axes = [axes] if len(resources) == 1 else list(axes)
     for ax, res in zip(axes, resources):
         vals = [la[res] for la in layers]
@@ -99,7 +98,8 @@ def folding_plot(rows: Sequence[Mapping[str, Any]], group_by: Sequence[str] = ()
     for r in pts:
         g = ", ".join(f"{c.split('.')[-1]}={r.get(c)}" for c in group_by) or "all points"
         groups.setdefault(g, []).append(r)
-    fig, ax = plt.subplots(figsize=(5.5, 4))
+    fig = Figure(figsize=(5.5, 4))
+    ax = fig.subplots()
     for g, rs in groups.items():
         rs = sorted(rs, key=lambda r: r["LUT"])
         ax.plot([r["LUT"] for r in rs], [r["fps"] for r in rs], "-o", ms=5, label=g)
@@ -118,7 +118,8 @@ def softmax_plot(rows: Sequence[Mapping[str, Any]], error: str = "max_err", path
     """Softmax variants: LUT (Yosys) vs error (vs float softmax); front of (LUT min, error min) in red."""
     pts = _ok(rows, "LUT", error)
     front = set(pareto_front(pts, {"LUT": "min", error: "min"}))
-    fig, ax = plt.subplots(figsize=(5.5, 4))
+    fig = Figure(figsize=(5.5, 4))
+    ax = fig.subplots()
     for i, r in enumerate(pts):
         c = _FRONT if i in front else _REST
         ax.scatter(r["LUT"], r[error], c=c, s=36)
@@ -140,21 +141,18 @@ def space_plots(rows: Sequence[Mapping[str, Any]], front: Sequence[int], space, 
     for x in ("LUT", "BRAM_18K", "storage_bytes"):
         fig = pareto_plot(rows, x, "accuracy", title=f"{space.name}: accuracy vs {LABELS[x]}")
         written += save(fig, d / f"accuracy_vs_{x}")
-        plt.close(fig)
     fold_axes = {"axis:hardware.target_fps", "axis:hardware.folding"}
     cols = [c for r in rows for c in r if c.startswith("axis:")]
     if fold_axes & set(cols):
         others = list(dict.fromkeys(c for c in cols if c not in fold_axes))
         fig = folding_plot(rows, others, title=f"{space.name}: folding sweep")
         written += save(fig, d / "folding_fps_vs_LUT")
-        plt.close(fig)
     for i in front:
         r = rows[i]
         if r.get("status") == "ok" and Path(r["report"]).is_file():
             fig = layer_bars(r["report"], title=f"point {i}: {r['label']}")
             written += save(fig, d / f"layers_point{i}")
-            plt.close(fig)
-    return written
+        return written
 
 
 def channel_ranges_plot(ranges: Mapping[str, Sequence[float]], layer: str = "", path: Path | str | None = None,
@@ -162,7 +160,8 @@ def channel_ranges_plot(ranges: Mapping[str, Sequence[float]], layer: str = "", 
     """Per-channel max |input| of one pointwise layer, one bar series per method (e.g. none vs qads)."""
     import numpy as np
 
-    fig, ax = plt.subplots(figsize=(6.5, 3.4))
+    fig = Figure(figsize=(6.5, 3.4))
+    ax = fig.subplots()
     k = len(ranges)
     for j, (name, vals) in enumerate(ranges.items()):
         vals = np.asarray(vals, dtype=float)
@@ -182,7 +181,8 @@ def method_plot(rows: Sequence[Mapping[str, Any]], y: Sequence[str] = ("accuracy
     """Accuracy per scaling method (grouped bars), the float accuracy as a dashed line."""
     import numpy as np
 
-    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    fig = Figure(figsize=(5.5, 3.4))
+    ax = fig.subplots()
     x = np.arange(len(rows))
     cols = [c for c in y if all(r.get(c) is not None for r in rows)]
     for j, c in enumerate(cols):
@@ -204,7 +204,8 @@ def method_plot(rows: Sequence[Mapping[str, Any]], y: Sequence[str] = ("accuracy
 def cycles_plot(rows: Sequence[Mapping[str, Any]], x: str, path: Path | str | None = None,
                 title: str | None = None):
     """Measured (simulated) cycles per row vs the analytic estimate, over the column ``x``."""
-    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    fig = Figure(figsize=(5.5, 3.4))
+    ax = fig.subplots()
     xs = [r[x] for r in rows]
     ax.plot(xs, [r["cycles_per_row"] for r in rows], "o-", label="Verilator (measured)")
     ax.plot(xs, [r["estimate"] for r in rows], "s--", label="estimate (no stalls)")

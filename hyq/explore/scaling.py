@@ -42,3 +42,19 @@ def compare_methods(cfg, ds, methods: Sequence[str], wbits: int, abits: int, qat
                      "mse_ratio": float(np.mean(ratios)) if ratios else float("nan"), "regions": len(regs)})
         models[m] = res.model
     return rows, models
+
+
+def most_uneven_layer(model: torch.nn.Module, x: torch.Tensor) -> str:
+    """The scalable pointwise layer whose input channels differ most (largest max/median range)."""
+    from hyq.quantize.regions import find_regions
+
+    regions, _ = find_regions(model)
+    sinks = [s for r in regions for s in r.sinks]
+    if not sinks:
+        raise ValueError("the model has no pointwise layer that distribution scaling can reach")
+
+    def spread(name: str) -> float:
+        r = channel_ranges(model, name, x)
+        return float(r.max() / max(np.median(r), 1e-12))
+
+    return max(sinks, key=spread)

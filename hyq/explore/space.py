@@ -195,3 +195,14 @@ def write_flow(flow: dict[str, Any], path: Path) -> config.FlowConfig:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(flow, sort_keys=False))
     return config.load(path)
+
+
+def derive_flow(base: Path | str, changes: dict[str, Any], path: Path | str) -> Path:
+    """Write ``path``: the flow file ``base`` with dotted-key ``changes`` (e.g. ``{"train.epochs": 2}``).
+
+    Keys are checked like a space's; the result is validated by :func:`hyq.config.load`.
+    """
+    for k in changes:
+        _check_key(k, f"derive_flow({base})")
+    write_flow(point_flow(base_flow_dict(Path(base)), changes), Path(path))
+    return Path(path)

@@ -1,0 +1,80 @@
+"""hyq explore on the tiny space, end to end: interrupted, resumed, files, Pareto set.
+
+Real training and real FINN estimate builds on two Dask worker processes.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT, hyq
+from tests.explore.test_pareto import brute_force
+
+TINY = ROOT / "flows" / "spaces" / "tiny.yaml"
+
+
+def _interrupt_after_first_point(out) -> None:
+    """Start ``hyq explore`` and press Ctrl-C (SIGINT to its process group) after one point finishes."""
+    proc = subprocess.Popen([sys.executable, "-m", "hyq.cli", "explore", "--space", str(TINY), "--out", str(out),
+                             "--workers", "2"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, env=os.environ.copy(), start_new_session=True)
+    seen = []
+    try:
+        for line in proc.stdout:
+            seen.append(line)
+            if "point 1/3 done" in line:
+                break
+        assert any("point 1/3 done" in s for s in seen), "".join(seen)[-3000:]
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=300)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode != 0   # interrupted, not finished
+
+
+@pytest.mark.slow
+def test_tiny_space_resumes_and_finds_the_pareto_set(tmp_path):
+    out = tmp_path / "dse"
+    _interrupt_after_first_point(out)
+    finished = {p.parent.name: p.stat().st_mtime_ns for p in (out / "points").glob("*/result.json")}
+    assert 1 <= len(finished) < 3
+    assert not (out / "points.csv").exists()
+
+    proc = hyq("explore", "--space", str(TINY), "--out", str(out), "--workers", "2")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert f"{len(finished)}/3 points already done (cached); {3 - len(finished)} to run" in proc.stdout
+    assert "point 3/3 done" in proc.stdout
+    for key, mtime in finished.items():   # finished points were not recomputed
+        assert (out / "points" / key / "result.json").stat().st_mtime_ns == mtime
+
+    with open(out / "points.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 3 and all(r["status"] == "ok" for r in rows)
+    for r in rows:   # the columns are the point's own report
+        rep = json.loads((out / "points" / r["key"] / "run" / "report.json").read_text())
+        assert float(r["LUT"]) == rep["total"]["LUT"] and float(r["accuracy"]) == rep["accuracy"]["quantized"]
+        assert rep["flow_config"]["quant"]["weight_bits"] == int(r["axis:quant.weight_bits"])
+    objectives = {"accuracy": "max", "LUT": "min"}
+    values = [{k: float(r[k]) for k in objectives} for r in rows]
+    pareto = json.loads((out / "pareto.json").read_text())
+    assert pareto["objectives"] == objectives
+    assert pareto["indices"] == brute_force(values, objectives)
+    # more target fps at the same bits costs LUTs: the folding axis does something
+    lut = {(int(r["axis:quant.weight_bits"]), int(r["axis:hardware.target_fps"])): float(r["LUT"]) for r in rows}
+    assert lut[4, 20000] > lut[4, 1000]
+    for name in ("accuracy_vs_LUT", "accuracy_vs_BRAM_18K", "accuracy_vs_storage_bytes", "folding_fps_vs_LUT",
+                 *(f"layers_point{i}" for i in pareto["indices"])):
+        for ext in ("png", "svg"):
+            assert (out / "plots" / f"{name}.{ext}").stat().st_size > 1000
+
+    again = hyq("explore", "--space", str(TINY), "--out", str(out), "--workers", "1")
+    assert again.returncode == 0 and "3/3 points already done" in again.stdout and "dask:" not in again.stdout
