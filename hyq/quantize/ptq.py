@@ -131,6 +131,7 @@ def float_state(cfg: FlowConfig, ds: Dataset) -> tuple[dict[str, torch.Tensor], 
                "train": {"epochs": t.epochs, "lr": t.lr, "batch_size": t.batch_size, "seed": t.seed}}
     files = cache.source_files("models", "nn", "data") + [Path(__file__).with_name("train.py")]
 
+    @_regions.one_thread()
     def make(folder: Path) -> None:
         model = _build(cfg, ds, BitSpec())
         torch.manual_seed(t.seed)
@@ -159,6 +160,7 @@ class QuantizeResult:
     report: dict[str, Any]
 
 
+@_regions.one_thread()
 def quantize(cfg: FlowConfig, ds: Dataset, method: str | None = None, wbits: int | None = None,
              abits: int | None = None, overrides: Mapping[str, Mapping[str, int]] | None = None,
              qat_epochs: int | None = None, bias_correction: bool | None = None,
@@ -200,3 +202,53 @@ def quantize(cfg: FlowConfig, ds: Dataset, method: str | None = None, wbits: int
         **res.as_dict(),
     }
     return QuantizeResult(model, report)
+
+
+def _parse_widths(text: str) -> tuple[int, ...]:
+    try:
+        widths = tuple(int(w) for w in str(text).split(",") if w.strip())
+    except ValueError:
+        raise HyqError(f"--widths must be comma-separated integers such as 8,6,4, got {text!r}") from None
+    if not widths:
+        raise HyqError("--widths is empty; give candidate weight widths such as 8,6,4")
+    return widths
+
+
+def quantize_to_dir(config_path: Path | None, out: Path, method: str | None = None, wbits: int | None = None,
+                    abits: int | None = None, qat_epochs: int | None = None, bias_correction: bool | None = None,
+                    budget_bits: int | None = None, widths: str = "8,6,4") -> dict[str, Any]:
+    """``hyq quantize``: quantize the flow's model, print the accuracies, write model.pt and quantize.json."""
+    from hyq import config
+    from hyq.data import load as load_data
+
+    if qat_epochs is not None and qat_epochs < 0:
+        raise HyqError(f"--qat-epochs must be >= 0, got {qat_epochs}")
+    for flag, v in (("--wbits", wbits), ("--abits", abits)):
+        if v is not None and not 2 <= v <= 16:
+            raise HyqError(f"{flag} must be in [2, 16], got {v}")
+    cfg = config.load(config_path)
+    ds = load_data(cfg.data.dataset, cfg.data.test_fraction, cfg.data.seed)
+    mixed = None
+    if budget_bits is not None:
+        from hyq.quantize.mixed import mixed_precision
+
+        ws = _parse_widths(widths)
+        mixed = mixed_precision(cfg, ds, budget_bits, ws, abits)
+        wbits = max(ws)
+        info(f"mixed precision: {mixed.storage_bits} of {budget_bits} budget bits; widths "
+             + ", ".join(f"{k}={v}" for k, v in mixed.widths.items()))
+    res = quantize(cfg, ds, method, wbits, abits, mixed.overrides if mixed else None, qat_epochs, bias_correction)
+    rep = res.report
+    if mixed:
+        rep["mixed_precision"] = mixed.as_dict()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.save(res.model.state_dict(), out / "model.pt")
+    (out / "quantize.json").write_text(json.dumps(rep, indent=1))
+    line = (f"{rep['model']} {rep['method']} W{rep['wbits']}A{rep['abits']}: accuracy float {rep['accuracy_float']:.4f}"
+            f", PTQ {rep['accuracy_ptq']:.4f}")
+    if rep["qat_epochs"]:
+        line += f", QAT ({rep['qat_epochs']} epochs) {rep['accuracy_quantized']:.4f}"
+    print(f"{line} on {rep['test_samples']} {rep['dataset']} test samples", flush=True)
+    info(f"wrote {out / 'model.pt'} and {out / 'quantize.json'}")
+    return rep

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -61,18 +62,53 @@ class Skipped:
     reason: str
 
 
+def _hyq_functions() -> tuple:
+    """Plain functions of hyq.nn (reshapes such as unfold/fold): recorded as calls, not traced into."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import hyq.nn
+
+    out = []
+    for info in pkgutil.iter_modules(hyq.nn.__path__):
+        mod = importlib.import_module(f"hyq.nn.{info.name}")
+        out += [f for f in vars(mod).values() if inspect.isfunction(f) and f.__module__ == mod.__name__]
+    return tuple(out)
+
+
 class _LeafTracer(fx.Tracer):
-    """torch.fx tracer that keeps every Brevitas module (and hyq's own layers) whole."""
+    """torch.fx tracer that keeps Brevitas modules, normalisation layers and ``opaque`` modules whole."""
+
+    def __init__(self, opaque: set[int] = frozenset()):
+        super().__init__(autowrap_functions=_hyq_functions())
+        self.opaque = opaque
 
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
-        mod = type(m).__module__
-        return super().is_leaf_module(m, qualname) or mod.startswith("brevitas") or mod.startswith("hyq.nn.softmax")
+        return (super().is_leaf_module(m, qualname) or type(m).__module__.startswith("brevitas")
+                or isinstance(m, nn.modules.batchnorm._NormBase) or id(m) in self.opaque)
+
+
+def _opaque_modules(model: nn.Module) -> set[int]:
+    """Submodules that torch.fx cannot trace (shape-dependent control flow): kept whole.
+
+    Children are tried before their parents, so a parent is opaque only through its own code.
+    """
+    opaque: set[int] = set()
+    for _, m in reversed(list(model.named_modules())):
+        if m is model or _LeafTracer(opaque).is_leaf_module(m, ""):
+            continue
+        try:
+            _LeafTracer(opaque).trace(m)
+        except Exception:  # noqa: BLE001 - any failure: treat the module as one opaque operation
+            opaque.add(id(m))
+    return opaque
 
 
 def trace(model: nn.Module) -> fx.GraphModule:
     """The model as a torch.fx graph whose module names are the model's own."""
     try:
-        graph = _LeafTracer().trace(model)
+        graph = _LeafTracer(_opaque_modules(model)).trace(model)
     except Exception as exc:  # noqa: BLE001 - any tracing failure means: no graph to walk
         raise HyqError(f"distribution scaling: cannot trace {type(model).__name__} with torch.fx "
                        f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
@@ -150,10 +186,51 @@ def input_act_bits(model: nn.Module, gm: fx.GraphModule | None = None) -> dict[s
     return out
 
 
-def find_regions(model: nn.Module, patterns: Sequence[str] = ("*",)) -> tuple[list[Region], list[Skipped]]:
+@contextmanager
+def one_thread():
+    """Run tiny-tensor work on one thread: several threads only contend (badly, on a loaded machine)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
+
+
+@torch.no_grad()
+def _keeps_function(model: nn.Module, regions: Sequence["Region"], sample: torch.Tensor) -> bool:
+    """Fold random factors into ``regions`` together, compare float outputs, restore the weights."""
+    from hyq.quantize.train import float_mode
+
+    modules = dict(model.named_modules())
+    names = {n for r in regions for n in r.srcs + r.sinks}
+    saved = {n: {k: v.detach().clone() for k, v in modules[n].named_parameters(recurse=False)} for n in names}
+    g = torch.Generator().manual_seed(0)
+    try:
+        with float_mode(model, training=False):
+            model.eval()
+            ref = _out(model(sample))
+            for r in regions:
+                fold(model, r, torch.exp(torch.randn(r.channels, generator=g)))
+            got = _out(model(sample))
+    finally:
+        for n, params in saved.items():
+            for k, v in params.items():
+                getattr(modules[n], k).copy_(v)
+    return bool(torch.allclose(got, ref, rtol=1e-4, atol=1e-4 * float(ref.abs().max() + 1e-12)))
+
+
+def _out(y) -> torch.Tensor:
+    return torch.as_tensor(y.value if hasattr(y, "value") else y).detach().clone()
+
+
+def find_regions(model: nn.Module, patterns: Sequence[str] = ("*",),
+                 sample: torch.Tensor | None = None) -> tuple[list[Region], list[Skipped]]:
     """(scalable regions whose sinks match one of ``patterns``, skipped regions with reasons).
 
     ``patterns`` are fnmatch patterns over sink names (module paths, ``blocks.0.project``).
+    With ``sample`` inputs, every region is also checked by folding random factors into it:
+    one that changes the float output (an operation the walk misjudged) is skipped.
     """
     gm = trace(model)
     modules = dict(model.named_modules())
@@ -168,6 +245,11 @@ def find_regions(model: nn.Module, patterns: Sequence[str] = ("*",)) -> tuple[li
             regions.append(Region(srcs, sinks, r.max_shape_sinks, tuple(abits.get(n) for n in sinks), r))
         else:
             skipped.append(Skipped(srcs, sinks, reason))
+    if sample is not None and regions and not _keeps_function(model, regions, sample):
+        bad = [r for r in regions if not _keeps_function(model, [r], sample)]
+        regions = [r for r in regions if r not in bad]
+        skipped += [Skipped(r.srcs, r.sinks, "folding factors here changes the float function "
+                            "(an operation in between is not scale-invariant)") for r in bad]
     return regions, skipped
 
 

@@ -26,7 +26,6 @@ Rounding has a straight-through gradient, so alpha receives gradients.
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -34,7 +33,7 @@ import torch
 from brevitas.graph import equalize as beq
 from torch import nn
 
-from hyq.quantize.regions import Region, Skipped, find_regions, fold, unreached_pointwise
+from hyq.quantize.regions import Region, Skipped, find_regions, fold, one_thread, unreached_pointwise
 from hyq.quantize.train import float_mode
 
 METHODS = ("none", "qads", "smoothquant", "cle", "awq")
@@ -57,13 +56,13 @@ class ScalingOptions:
 class RegionResult:
     region: Region
     alpha: torch.Tensor
-    mse_before: float
-    mse_after: float
+    mse_unscaled: float
+    mse_scaled: float
 
     def as_dict(self) -> dict:
         a = self.alpha
         return {"sinks": list(self.region.sinks), "srcs": list(self.region.srcs), "channels": self.region.channels,
-                "mse_unscaled": self.mse_before, "mse_scaled": self.mse_after,
+                "mse_unscaled": self.mse_unscaled, "mse_scaled": self.mse_scaled,
                 "alpha_min": float(a.min()), "alpha_max": float(a.max())}
 
 
@@ -180,18 +179,7 @@ def _sink_data(model: nn.Module, region: Region, inputs: dict[str, torch.Tensor]
 
 # ---------------------------------------------------------------- the methods
 
-@contextmanager
-def _one_thread():
-    """Many tiny tensor ops: one thread is faster than several that contend (and fair to a shared machine)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n)
-
-
-@_one_thread()
+@one_thread()
 def qads_alpha(sinks: Sequence[SinkData], iters: int, lr: float) -> torch.Tensor:
     """QADS: Adam on log alpha with cosine annealing from alpha = 1; the best-loss alpha."""
     log_a = torch.zeros(sinks[0].x.shape[1], requires_grad=True)
@@ -217,7 +205,7 @@ def _normalised(a: torch.Tensor) -> torch.Tensor:
     return a / torch.sqrt(a.max() * a.min())
 
 
-@_one_thread()
+@one_thread()
 @torch.no_grad()
 def awq_alpha(sinks: Sequence[SinkData], grid: int) -> torch.Tensor:
     """AWQ-style: alpha = mean|x|^s / mean|W|^(1-s), s in linspace(0, 1, grid), lowest MSE kept."""
@@ -272,7 +260,7 @@ def scale(model: nn.Module, method: str, x_calib: torch.Tensor, layers: Sequence
     if method not in METHODS:
         raise ValueError(f"unknown scaling method '{method}'; choose one of {', '.join(METHODS)}")
     opt = options or ScalingOptions()
-    regions, skipped = find_regions(model, layers)
+    regions, skipped = find_regions(model, layers, sample=x_calib[:8])
     unreached = unreached_pointwise(model, regions, skipped)
     inputs = sink_inputs(model, [n for r in regions for n in r.sinks], x_calib)
     data = {r.name: _sink_data(model, r, inputs, opt.max_rows, opt.seed, default_abits) for r in regions}

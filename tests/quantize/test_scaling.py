@@ -1,0 +1,112 @@
+import copy
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from brevitas import nn as qnn
+from brevitas.quant import Int8WeightPerTensorFloat, Uint8ActPerTensorFloat
+from torch import nn
+
+from hyq.export import check, export
+from hyq.nn.quant import BitSpec
+from hyq.quantize import calibrate, float_mode
+from hyq.quantize.regions import find_regions
+from hyq.quantize.scaling import METHODS, ScalingOptions, region_mse, scale
+
+from tests.quantize.conftest import mv2
+
+FAST = ScalingOptions(qads_iters=60, qads_lr=0.05, awq_grid=6, cle_iterations=3)
+
+
+class Skewed(nn.Module):
+    """BN -> 4-bit QuantReLU -> 4-bit 1x1 conv, with channel ranges spread over three decades."""
+
+    def __init__(self, channels: int = 16, out: int = 8):
+        super().__init__()
+        self.bn = nn.BatchNorm2d(channels)
+        self.act = qnn.QuantReLU(act_quant=Uint8ActPerTensorFloat, bit_width=4, return_quant_tensor=True)
+        self.conv = qnn.QuantConv2d(channels, out, 1, bias=False, weight_quant=Int8WeightPerTensorFloat,
+                                    weight_bit_width=4, weight_scaling_per_output_channel=True)
+        with torch.no_grad():
+            self.bn.weight.copy_(torch.logspace(-2, 1, channels))  # channel c's range ~ 10^(-2 + 3c/C)
+            self.bn.bias.fill_(0.05)
+        self.eval()
+
+    def forward(self, x):
+        return self.conv(self.act(self.bn(x)))
+
+
+def _float_out(model, x):
+    with float_mode(model, training=False):
+        y = model(x)
+    return torch.as_tensor(y.value if hasattr(y, "value") else y).detach()
+
+
+def test_qads_lowers_the_layer_mse_on_skewed_channels():
+    torch.manual_seed(0)
+    m = Skewed()
+    x = torch.randn(64, 16, 4, 4)
+    res = scale(m, "qads", x, options=ScalingOptions(qads_iters=150, qads_lr=0.05))
+    (r,) = res.regions
+    assert r.region.sinks == ("conv",) and r.region.srcs == ("bn",) and r.region.abits == (4,)
+    assert r.mse_scaled < 0.5 * r.mse_unscaled, (r.mse_unscaled, r.mse_scaled)
+    # the reported numbers are the objective itself, recomputed from the folded weights
+    assert float(res.regions[0].alpha.min()) > 0
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_method_keeps_the_float_function(method):
+    m = mv2(BitSpec(weight=4, act=4))
+    x = torch.rand(32, 1, 8, 8)
+    before = _float_out(m, x)
+    res = scale(m, method, x, options=FAST)
+    after = _float_out(m, x)
+    assert len(res.regions) == 4
+    assert torch.allclose(before, after, rtol=1e-5, atol=1e-5 * float(before.abs().max()))
+    if method != "none":  # something was actually scaled
+        assert any(float((r.alpha - 1).abs().max()) > 1e-3 for r in res.regions)
+
+
+def test_qads_never_worse_than_unscaled_on_its_objective():
+    m = mv2(BitSpec(weight=4, act=4))
+    res = scale(m, "qads", torch.rand(32, 1, 8, 8), options=FAST)
+    for r in res.regions:
+        assert r.mse_scaled <= r.mse_unscaled * (1 + 1e-6)
+
+
+def _nodes(path):
+    g = onnx.load(str(path)).graph
+    return sorted(n.op_type for n in g.node)
+
+
+def test_folded_export_has_the_same_nodes(tmp_path):
+    x = torch.rand(64, 1, 8, 8)
+    plain, scaled = mv2(), mv2()
+    scale(scaled, "qads", x, options=FAST)
+    paths = []
+    for name, m in (("plain", plain), ("qads", scaled)):
+        calibrate(m, x)
+        p = export(m, x[:1], tmp_path / f"{name}.onnx", input_scale=1 / 255)
+        assert check(m, p, x[:8], input_scale=1 / 255).passed
+        paths.append(p)
+    assert _nodes(paths[0]) == _nodes(paths[1])
+    # and the folded weights differ: the scaling is in the file, not lost
+    w = [np.concatenate([onnx.numpy_helper.to_array(t).ravel() for t in onnx.load(str(p)).graph.initializer
+                         if t.data_type == onnx.TensorProto.FLOAT]) for p in paths]
+    assert w[0].shape == w[1].shape and not np.allclose(w[0], w[1])
+
+
+def test_region_mse_is_the_unscaled_error_at_alpha_one():
+    m = mv2(BitSpec(weight=4, act=4))
+    x = torch.rand(16, 1, 8, 8)
+    res = scale(copy.deepcopy(m), "none", x, options=FAST)
+    assert all(r.mse_scaled == r.mse_unscaled > 0 for r in res.regions)
+
+
+def test_unknown_method_and_selection():
+    with pytest.raises(ValueError, match="unknown scaling method"):
+        scale(mv2(), "magic", torch.rand(4, 1, 8, 8))
+    res = scale(mv2(), "qads", torch.rand(8, 1, 8, 8), layers=("*.project",), options=FAST)
+    assert sorted(r.region.sinks for r in res.regions) == [("blocks.0.project",), ("blocks.1.project",)]
+    assert find_regions(mv2(), ("nothing",))[0] == []
