@@ -103,6 +103,10 @@ def folding_plot(rows: Sequence[Mapping[str, Any]], group_by: Sequence[str] = ()
     for g, rs in groups.items():
         rs = sorted(rs, key=lambda r: r["LUT"])
         ax.plot([r["LUT"] for r in rs], [r["fps"] for r in rs], "-o", ms=5, label=g)
+        for r in rs:
+            if r.get("axis:hardware.target_fps") is not None:
+                ax.annotate(f"target {r['axis:hardware.target_fps']}", (r["LUT"], r["fps"]),
+                            textcoords="offset points", xytext=(4, -10), fontsize=7)
     ax.set_xlabel(LABELS["LUT"])
     ax.set_ylabel(LABELS["fps"])
     ax.set_yscale("log")

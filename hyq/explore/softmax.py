@@ -21,19 +21,20 @@ VARIANTS = tuple((m, f, b) for m in METHODS for f, b in (("uint", 8), ("log2", 4
 
 
 def softmax_variants(variants: Sequence[tuple[str, str, int]] = VARIANTS, scale: float = 1 / 16,
-                     in_bits: int = 8, n: int = 64, pe: int = 1, family: str = "xc7",
+                     in_bits: int = 8, n: int = 64, pe: int = 1, script: str = "xc7_nodsp",
                      rows: str = "gauss sd=2 N=197") -> list[dict[str, Any]]:
     """One row per variant: max/mean error on the ``rows`` test set, and Yosys LUT/FF/CARRY/DSP
-    of the streaming unit for rows of ``n`` elements, ``pe`` per cycle."""
+    of the streaming unit for rows of ``n`` elements, ``pe`` per cycle. The default Yosys script
+    keeps multipliers in LUTs (no DSPs), so LUTs compare the variants' whole datapaths."""
     x = row_sets(in_bits, scale)[rows]
     out = []
     for method, fmt, bits in variants:
         err = measure(x, scale, method, fmt, bits, in_bits)
-        res = synthesize(default_params(method, scale, in_bits, bits, fmt), n, pe, script=family)
-        out.append({"label": f"{method} {fmt}{bits}", "method": method, "format": fmt, "bits": bits,
+        res = synthesize(default_params(method, scale, in_bits, bits, fmt), n, pe, script=script)
+        out.append({"label": f"{method} {fmt}/{bits}b", "method": method, "format": fmt, "bits": bits,
                     "max_err": err["max_err"], "mean_err": err["mean_err"], "rowsum_dev": err["rowsum_dev"],
                     **{k: res[k] for k in ("LUT", "FF", "CARRY", "DSP", "BRAM")},
-                    "N": n, "PE": pe, "family": family, "in_bits": in_bits, "scale": scale})
+                    "N": n, "PE": pe, "script": script, "in_bits": in_bits, "scale": scale})
     return out
 
 
