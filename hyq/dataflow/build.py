@@ -20,7 +20,7 @@ from pathlib import Path
 from qonnx.core.modelwrapper import ModelWrapper
 
 from hyq.dataflow import finn_env
-from hyq.dataflow.steps import step_hyq_streamline
+from hyq.dataflow.steps import step_hyq_convert_softmax, step_hyq_streamline
 from hyq.errors import HyqError
 from hyq.progress import info
 
@@ -30,6 +30,7 @@ STEPS: dict[str, list] = {
         "step_qonnx_to_finn",
         "step_tidy_up",
         step_hyq_streamline,
+        step_hyq_convert_softmax,  # hybrid models: integer softmax; no-op for CNNs
         "step_convert_to_hw",
         "step_minimize_bit_width_initial",
         "step_create_dataflow_partition",

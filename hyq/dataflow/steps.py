@@ -38,3 +38,33 @@ def step_hyq_streamline(model: ModelWrapper, cfg) -> ModelWrapper:
     model = model.transform(RoundAndClipThresholds())
     model = model.transform(InferDataLayouts())
     return model.transform(GiveUniqueNodeNames())
+
+
+def _softmax_layer_inference():
+    """hyq's IntSoftmax HW layer inference (``hyq.dataflow.ops.softmax.InferIntSoftmax``), or None.
+
+    The layer is its own pluggable unit: without it, IntSoftmax nodes stay outside the
+    dataflow and the partition step names them.
+    """
+    try:
+        from hyq.dataflow.ops.softmax import InferIntSoftmax
+    except ImportError:
+        return None
+    return InferIntSoftmax
+
+
+def step_hyq_convert_softmax(model: ModelWrapper, cfg) -> ModelWrapper:
+    """Integer softmax -> hyq's HW layer: the dequantizing scale in front of each IntSoftmax
+    node is absorbed into the node (it reads integers), then the HW layer is inferred.
+
+    A no-op for models without IntSoftmax (CNNs).
+    """
+    from hyq.dataflow.transforms import INT_SOFTMAX, AbsorbScaleIntoIntSoftmax
+
+    if not model.get_nodes_by_op_type(INT_SOFTMAX):
+        return model
+    model = model.transform(AbsorbScaleIntoIntSoftmax())
+    infer = _softmax_layer_inference()
+    if infer is not None:
+        model = model.transform(infer())
+    return model.transform(GiveUniqueNodeNames())
