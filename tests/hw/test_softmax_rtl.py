@@ -34,7 +34,7 @@ def _check(method, scale, n, pe, out_format="uint", out_bits=None, in_bits=8, si
 # One unmarked build per variant, each covering a different corner of the parameter space.
 FAST = [
     ("linmax", dict(scale=0.05, n=197, pe=1, out_format="uint", out_bits=8)),
-    ("ibert", dict(scale=0.02, n=64, pe=4, out_format="log2", out_bits=4)),
+    ("ibert", dict(scale=2**-12, n=64, pe=4, out_format="log2", out_bits=4, in_bits=16)),
     ("shiftmax", dict(scale=0.1, n=48, pe=3, out_format="uint", out_bits=6, signed=False)),
 ]
 
@@ -56,8 +56,8 @@ def test_cycles_per_row_match_the_formula():
 
 def test_stalls_change_timing_not_values():
     method, kw = FAST[1]
-    p = hs.default_params(method, kw["scale"], 8, kw["out_bits"], kw["out_format"])
-    x = softmax_rows(kw["n"], 8, True, np.random.default_rng(2))
+    p = hs.default_params(method, kw["scale"], kw["in_bits"], kw["out_bits"], kw["out_format"])
+    x = softmax_rows(kw["n"], kw["in_bits"], True, np.random.default_rng(2))
     y_free, free = hs.simulate(x, p, pe=kw["pe"], in_signed=True)
     y_slow, slow = hs.simulate(x, p, pe=kw["pe"], in_signed=True, seed=5, p_valid=0.3, p_ready=0.2)
     assert np.array_equal(y_free, y_slow)
@@ -93,7 +93,10 @@ def test_rejects_bad_shapes_and_ranges():
     dict(scale=0.05, n=197, pe=1, out_format="log2", out_bits=4),
     dict(scale=0.125, n=32, pe=8, out_format="log2", out_bits=5, signed=False),
     dict(scale=0.0625, n=8, pe=8, out_format="log2", out_bits=3),
-], ids=["s0.01-n16", "s0.3-pe2-k4", "in12-pe4-k12", "n197-log2", "pe8-log2k5-u", "n8-pe8-log2k3"])
+    dict(scale=2**-10, n=40, pe=2, out_format="uint", out_bits=8, in_bits=16),
+    dict(scale=2**-14, n=17, pe=1, out_format="uint", out_bits=10, in_bits=20),
+], ids=["s0.01-n16", "s0.3-pe2-k4", "in12-pe4-k12", "n197-log2", "pe8-log2k5-u", "n8-pe8-log2k3",
+        "in16-pe2", "in20-n17"])
 def test_rtl_sweep(method, case):
     _check(method, seed=zlib.crc32(repr((method, case)).encode()) % 1000, **case)
 
