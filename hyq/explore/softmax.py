@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hyq.eda.softmax import default_params, synthesize
+from hyq.eda.softmax import default_params, synthesize, synthesize_exp
 from hyq.integer.softmax import METHODS
 from hyq.integer.softmax_error import measure, row_sets
 
@@ -24,16 +24,19 @@ def softmax_variants(variants: Sequence[tuple[str, str, int]] = VARIANTS, scale:
                      in_bits: int = 8, n: int = 64, pe: int = 1, script: str = "xc7_nodsp",
                      rows: str = "gauss sd=2 N=197") -> list[dict[str, Any]]:
     """One row per variant: max/mean error on the ``rows`` test set, and Yosys LUT/FF/CARRY/DSP
-    of the streaming unit for rows of ``n`` elements, ``pe`` per cycle. The default Yosys script
+    of the streaming unit for rows of ``n`` elements, ``pe`` per cycle, plus ``exp_LUT``: one
+    lane's exp unit alone (where the variants differ most). The default Yosys script
     keeps multipliers in LUTs (no DSPs), so LUTs compare the variants' whole datapaths."""
     x = row_sets(in_bits, scale)[rows]
     out = []
     for method, fmt, bits in variants:
         err = measure(x, scale, method, fmt, bits, in_bits)
-        res = synthesize(default_params(method, scale, in_bits, bits, fmt), n, pe, script=script)
+        p = default_params(method, scale, in_bits, bits, fmt)
+        res = synthesize(p, n, pe, script=script)
+        exp_lut = synthesize_exp(p, script)["LUT"]
         out.append({"label": f"{method} {fmt}/{bits}b", "method": method, "format": fmt, "bits": bits,
                     "max_err": err["max_err"], "mean_err": err["mean_err"], "rowsum_dev": err["rowsum_dev"],
-                    **{k: res[k] for k in ("LUT", "FF", "CARRY", "DSP", "BRAM")},
+                    **{k: res[k] for k in ("LUT", "FF", "CARRY", "DSP", "BRAM")}, "exp_LUT": exp_lut,
                     "N": n, "PE": pe, "script": script, "in_bits": in_bits, "scale": scale})
     return out
 
