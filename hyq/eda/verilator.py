@@ -89,27 +89,34 @@ def _gparam(name: str, value: int) -> str:
 
 
 def build(top: str, sources: list[Path], harness: Path, params: dict[str, int],
-          defines: dict[str, int] | None = None, tool: Verilator | None = None) -> Path:
+          defines: dict[str, int] | None = None, tool: Verilator | None = None,
+          extra_args: list[str] | None = None, headers: list[Path] | None = None) -> Path:
     """Build (or reuse) a simulator of ``top`` with ``harness`` as main; return the executable.
 
     The build folder is ``<cache>/verilator/<top>-<hash>`` where the hash covers the tool,
-    every source, the harness, parameters and defines, so a changed input rebuilds.
+    every source, the harness, ``headers`` (C++ headers the harness includes; their folders
+    go on the include path), parameters, defines and extra Verilator arguments (e.g.
+    ``--trace``), so a changed input rebuilds.
     """
     tool = tool or find_verilator()
     defines = dict(defines or {})
-    key = content_hash([*sources, harness], {"top": top, "params": params, "defines": defines,
-                                             "tool": [tool.origin, tool.version, str(tool.exe)]})
+    extra_args = list(extra_args or [])
+    headers = [Path(h).resolve() for h in headers or []]
+    key = content_hash([*sources, harness, *headers],
+                       {"top": top, "params": params, "defines": defines, "args": extra_args,
+                        "tool": [tool.origin, tool.version, str(tool.exe)]})
     out_dir = cache_root() / "verilator" / f"{top}-{key}"
     exe = out_dir / "sim"
     if exe.exists():
         return exe
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f"{top}-{key}.", dir=out_dir.parent))
-    cflags = " ".join(["-O1", "-std=c++17", *(f"-D{k}={int(v)}" for k, v in defines.items())])
+    cflags = " ".join(["-O1", "-std=c++17", *(f"-D{k}={int(v)}" for k, v in defines.items()),
+                       *sorted({f"-I{h.parent}" for h in headers})])
     cmd = [str(tool.exe), "--cc", "--exe", "--build", "-j", "2", "--prefix", "Vdut",
            "--top-module", top, "--Mdir", str(tmp), "-o", "sim", "-Wno-fatal",
            "-CFLAGS", cflags, "-MAKEFLAGS", "OPT_FAST=-O1 OPT_SLOW=-O1 OPT_GLOBAL=-O1",
-           *(_gparam(k, v) for k, v in params.items()),
+           *extra_args, *(_gparam(k, v) for k, v in params.items()),
            *(str(Path(s).resolve()) for s in sources), str(Path(harness).resolve())]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=tool.env())
     if proc.returncode != 0 or not (tmp / "sim").exists():

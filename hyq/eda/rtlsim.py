@@ -1,0 +1,435 @@
+"""Verilator simulation of a FINN dataflow build: every ``_rtl`` layer alone, then the whole
+accelerator stitched (``hyq sim BUILD_DIR``).
+
+The reference is FINN's own Python execution of the HW graph (each specialised layer run
+through its generic op's ``execute_node``), which yields every intermediate tensor; a layer
+is fed the tensor its producer computed in Python and must reproduce its output bit for
+bit. The whole accelerator runs a batch back to back; its output, finished by the host
+nodes outside the dataflow partition, is compared with the QONNX execution of the exported
+model. Cycle counts come from the harness: latency = first input beat to last output beat
+of the first inference, initiation interval = spacing of the last output beats of
+consecutive inferences.
+
+The simulated graph is the ``step_hw_codegen`` model with FINN's width converters and
+shallow FIFOs inserted (``InsertDWC``, ``InsertFIFO``), as FINN's stitched IP has them;
+it is prepared once per build in ``<build>/finn/rtlsim/``.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import subprocess
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.registry import getCustomOp
+
+from hyq.dataflow import finn_env
+from hyq.eda import stitch, verilator
+from hyq.errors import HyqError
+from hyq.progress import info
+
+HW_DIR = Path(__file__).resolve().parents[2] / "hw"
+HARNESS = HW_DIR / "tb" / "axis_dut_tb.cpp"
+HEADER = HW_DIR / "tb" / "hyq_axis.h"
+HW_DOMAIN = "finn.custom_op.fpgadataflow"
+TRACE_FORMATS = {".vcd": ("--trace", 1), ".fst": ("--trace-fst", 2)}
+
+
+@dataclass
+class Run:
+    """One harness run: output beats per output stream and the cycle each was taken."""
+
+    beats: list[list[int]]
+    beat_cycles: list[np.ndarray]
+    cycles: int
+    in_first: list[int]
+    compile_seconds: float
+    cached: bool
+
+
+def _beats_to_bytes(beats: list[int], bits: int) -> bytes:
+    n = (bits + 31) // 32 * 4
+    return b"".join(int(b).to_bytes(n, "little") for b in beats)
+
+
+def _bytes_to_beats(data: bytes, bits: int) -> list[int]:
+    n = (bits + 31) // 32 * 4
+    mask = (1 << bits) - 1
+    return [int.from_bytes(data[k:k + n], "little") & mask for k in range(0, len(data), n)]
+
+
+def run(nodes: list[stitch.NodeRTL], graph_inputs: list[str], graph_outputs: list[str],
+        in_beats: list[list[int]], out_counts: list[int], work: Path, trace: Path | None = None,
+        max_cycles: int | None = None, tool: verilator.Verilator | None = None) -> Run:
+    """Stitch ``nodes``, build (or reuse) the simulator, drive ``in_beats``, collect outputs."""
+    work = Path(work)
+    src, data = work / "src", work / "run"
+    sources = stitch.stage_sources(nodes, src, data)
+    top, in_bits, out_bits = stitch.top_verilog(nodes, graph_inputs, graph_outputs)
+    (src / f"{stitch.TOP}.v").write_text(top)
+    (src / "hyq_glue.cpp").write_text(stitch.glue_cpp(in_bits, out_bits))
+    args = ["+define+FINN_SIMULATION", "--no-timing", "-Wno-lint", "-Wno-style", "-Wno-MULTIDRIVEN", "--x-initial", "0"]
+    defines = {}
+    if trace is not None:
+        fmt = TRACE_FORMATS.get(Path(trace).suffix)
+        if fmt is None:
+            raise HyqError(f"trace file must end in .vcd or .fst, got {trace}")
+        args.append(fmt[0])
+        defines["HYQ_TRACE"] = fmt[1]
+    tool = tool or verilator.find_verilator()
+    t0 = time.perf_counter()
+    before = set((verilator.cache_root() / "verilator").glob(f"{stitch.TOP}-*"))
+    exe = verilator.build(stitch.TOP, [*sources, src / f"{stitch.TOP}.v", src / "hyq_glue.cpp"], HARNESS, {},
+                          defines, tool, extra_args=args, headers=[HEADER])
+    cached = exe.parent in before
+    compile_s = time.perf_counter() - t0
+    data.mkdir(parents=True, exist_ok=True)
+    lines = []
+    total_in = sum(len(b) for b in in_beats)
+    if max_cycles is None:
+        max_cycles = 200_000 + 2_000 * (total_in + sum(out_counts))
+    lines.append(f"{int(max_cycles)} 0 1.0 1.0")
+    for k, (beats, bits) in enumerate(zip(in_beats, in_bits)):
+        f = data / f"in{k}.bin"
+        f.write_bytes(_beats_to_bytes(beats, bits))
+        lines.append(f"{len(beats)} {f}")
+    for k, n in enumerate(out_counts):
+        lines.append(f"{n} {data / f'out{k}.bin'} {data / f'out{k}.cyc'}")
+    lines.append(str(Path(trace).resolve()) if trace is not None else "-")
+    (data / "control.txt").write_text("\n".join(lines) + "\n")
+    proc = subprocess.run([str(exe), str(data / "control.txt")], cwd=data, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise HyqError(f"simulation of {', '.join(n.name for n in nodes)[:200]} failed: "
+                       f"{(proc.stderr or proc.stdout).strip()[-500:]}")
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    beats = [_bytes_to_beats((data / f"out{k}.bin").read_bytes(), b) for k, b in enumerate(out_bits)]
+    cyc = [np.fromfile(data / f"out{k}.cyc", dtype=np.int64) for k in range(len(out_bits))]
+    return Run(beats, cyc, int(res["cycles"]), list(res["in_first"]), compile_s, cached)
+
+
+# --- FINN glue: packing, Python reference, timing -------------------------------------------
+
+
+def pack(value: np.ndarray, inst, idx: int, bits: int) -> list[int]:
+    """Beats of input ``idx`` of a HW layer for one sample, packed as FINN packs streams."""
+    from finn.util.data_packing import npy_to_rtlsim_input
+
+    folded = np.asarray(value).reshape(inst.get_folded_input_shape(idx))
+    return [int(x, 16) if isinstance(x, str) else int(x)
+            for x in npy_to_rtlsim_input(folded, inst.get_input_datatype(idx), bits)]
+
+
+def unpack(beats: list[int], inst, idx: int) -> np.ndarray:
+    """Output ``idx`` of a HW layer for one sample from its stream beats."""
+    from finn.util.data_packing import rtlsim_output_to_npy
+
+    odt = inst.get_output_datatype(idx)
+    shape = inst.get_folded_output_shape(idx)
+    out = rtlsim_output_to_npy(beats, None, odt, shape, inst.get_outstream_width(idx), odt.bitwidth())
+    return np.asarray(out, dtype=np.float32).reshape(inst.get_normal_output_shape(idx))
+
+
+def beats_per_sample(inst, idx: int, output: bool) -> int:
+    shape = inst.get_folded_output_shape(idx) if output else inst.get_folded_input_shape(idx)
+    return int(np.prod(shape[:-1]))
+
+
+def generic_model(model: ModelWrapper) -> ModelWrapper:
+    """A copy whose ``_rtl``/``_hls`` nodes are FINN's generic HW ops (Python execution)."""
+    m = copy.deepcopy(model)
+    for n in m.graph.node:
+        if n.domain.startswith(HW_DOMAIN) and n.op_type.rsplit("_", 1)[-1] in ("rtl", "hls"):
+            n.op_type = n.op_type.rsplit("_", 1)[0]
+            n.domain = HW_DOMAIN
+    return m
+
+
+def python_exec(model: ModelWrapper, x: np.ndarray) -> dict[str, np.ndarray]:
+    """Every tensor of FINN's Python execution of the HW graph on one sample."""
+    from qonnx.core.onnx_exec import execute_onnx
+
+    return execute_onnx(generic_model(model), {model.graph.input[0].name: x}, return_full_exec_context=True)
+
+
+def timing(cycles: np.ndarray, per_sample: int, first_in: int) -> dict:
+    """Latency of the first inference and steady-state initiation interval, in cycles."""
+    n = len(cycles) // per_sample
+    last = cycles[per_sample - 1::per_sample][:n]
+    latency = int(last[0] - first_in + 1)
+    ii = float(np.mean(np.diff(last))) if n > 1 else None
+    return {"latency_cycles": latency, "initiation_interval": ii}
+
+
+# --- the build folder --------------------------------------------------------------------------
+
+
+@dataclass
+class LayerResult:
+    name: str
+    op_type: str
+    simulated: bool
+    reason: str | None = None
+    bit_exact: bool | None = None
+    mismatches: int | None = None
+    latency_cycles: int | None = None
+    initiation_interval: float | None = None
+    estimate_cycles: int | None = None
+    cached: bool | None = None
+
+
+@dataclass
+class SimResult:
+    layers: list[LayerResult]
+    network: dict | None
+    samples: int
+    bit_exact: bool
+    notes: list[str] = field(default_factory=list)
+
+    def as_report(self) -> dict:
+        net = self.network or {}
+        return {
+            "bit_exact": self.bit_exact,
+            "samples": self.samples,
+            "cycles_per_inference": net.get("latency_cycles"),
+            "initiation_interval": net.get("initiation_interval"),
+            "estimate_cycles": net.get("estimate_cycles"),
+            "network": self.network,
+            "layers": [asdict(r) for r in self.layers],
+            "notes": self.notes,
+        }
+
+
+def _codegen_model(build_dir: Path) -> Path:
+    inter = build_dir / "finn" / "intermediate_models"
+    found = sorted(inter.glob("*_step_hw_codegen.onnx"))
+    if not found:
+        raise HyqError(f"{build_dir} has no RTL code generation; build with `hardware: {{steps: codegen}}` "
+                       "in the flow file (this build ran the estimate steps only)")
+    return found[-1]
+
+
+def sim_model(build_dir: Path, part: str, clock_ns: float) -> ModelWrapper:
+    """The codegen model with FINN's DWCs and shallow FIFOs inserted and their RTL generated.
+
+    Saved as ``<build>/finn/rtlsim/sim_model.onnx`` and reused while the codegen model is
+    unchanged.
+    """
+    src = _codegen_model(build_dir)
+    out = build_dir / "finn" / "rtlsim"
+    out.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256(src.read_bytes()).hexdigest()[:20]
+    saved, stamp = out / "sim_model.onnx", out / "sim_model.hash"
+    finn_env.use_build_dir(out / "finn_gen")
+    import hyq.dataflow.ops  # noqa: F401 - hyq's HW layers must be registered
+
+    if saved.is_file() and stamp.is_file() and stamp.read_text() == digest:
+        return ModelWrapper(str(saved))
+    from finn.transformation.fpgadataflow.insert_dwc import InsertDWC
+    from finn.transformation.fpgadataflow.insert_fifo import InsertFIFO
+    from finn.transformation.fpgadataflow.prepare_ip import PrepareIP
+    from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
+    from qonnx.transformation.general import GiveUniqueNodeNames
+
+    model = ModelWrapper(str(src))
+    model = model.transform(InsertDWC())
+    model = model.transform(InsertFIFO(create_shallow_fifos=True))
+    model = model.transform(SpecializeLayers(part))
+    model = model.transform(GiveUniqueNodeNames())
+    model = model.transform(PrepareIP(part, clock_ns))
+    model.save(str(saved))
+    stamp.write_text(digest)
+    return model
+
+
+def _layer_estimate(inst) -> int | None:
+    try:
+        return int(inst.get_exp_cycles())
+    except Exception:  # noqa: BLE001 - some ops have no estimate
+        return None
+
+
+def simulate_layer(model: ModelWrapper, node, ctxs: list[dict], work: Path,
+                   tool: verilator.Verilator | None = None) -> LayerResult:
+    """Simulate one layer on the tensors its producers computed in Python; compare its outputs."""
+    res = LayerResult(node.name, node.op_type, False)
+    try:
+        rtl = stitch.node_rtl(node)
+    except stitch.NotSimulable as exc:
+        res.reason = str(exc)
+        return res
+    inst = getCustomOp(node)
+    res.estimate_cycles = _layer_estimate(inst)
+    in_idx = [int(s.port[2:-2]) for s in rtl.inputs]
+    out_idx = [int(s.port[3:-2]) for s in rtl.outputs]
+    in_beats = [[b for c in ctxs for b in pack(c[s.tensor], inst, i, s.bits)] for s, i in zip(rtl.inputs, in_idx)]
+    counts = [beats_per_sample(inst, j, True) * len(ctxs) for j in out_idx]
+    r = run([rtl], [s.tensor for s in rtl.inputs], [s.tensor for s in rtl.outputs], in_beats, counts,
+            work / node.name, tool=tool)
+    bad = 0
+    for k, (s, j) in enumerate(zip(rtl.outputs, out_idx)):
+        per = beats_per_sample(inst, j, True)
+        for n, c in enumerate(ctxs):
+            got = unpack(r.beats[k][n * per:(n + 1) * per], inst, j)
+            want = np.asarray(c[s.tensor], dtype=np.float32).reshape(got.shape)
+            bad += int(np.count_nonzero(got != want))
+    t = timing(r.beat_cycles[0], beats_per_sample(inst, out_idx[0], True), min(r.in_first))
+    res.simulated, res.bit_exact, res.mismatches, res.cached = True, bad == 0, bad, r.cached
+    res.latency_cycles, res.initiation_interval = t["latency_cycles"], t["initiation_interval"]
+    return res
+
+
+def _parent_run(parent: ModelWrapper, x: np.ndarray, accel) -> np.ndarray:
+    """Execute the parent graph on ``x`` with the dataflow partition replaced by ``accel``."""
+    from qonnx.core.onnx_exec import execute_node
+    from qonnx.util.basic import get_preferred_qonnx_opset
+
+    ctx = parent.make_empty_exec_context()
+    ctx[parent.graph.input[0].name] = x
+    opsets = parent.get_opset_imports()
+    for n in parent.graph.node:
+        if n.op_type == "StreamingDataflowPartition":
+            outs = accel([ctx[i] for i in n.input])
+            for name, v in zip(n.output, outs):
+                ctx[name] = v
+        else:
+            execute_node(n, ctx, parent.graph, opsets.get(n.domain, get_preferred_qonnx_opset()))
+    return ctx[parent.graph.output[0].name]
+
+
+def _network_inputs(build_dir: Path, report: dict, inputs: np.ndarray | None, count: int) -> np.ndarray:
+    if inputs is not None:
+        return np.asarray(inputs, dtype=np.float32)
+    model = ModelWrapper(str(build_dir / "model.onnx"))
+    name = model.graph.input[0].name
+    flow = report.get("flow_config")
+    if flow:
+        from hyq.data import load as load_data
+
+        d = flow["data"]
+        x = np.asarray(load_data(d["dataset"], d["test_fraction"], d["seed"]).x_test[:count], dtype=np.float32)
+        # hyq.export makes the input raw UINT8 pixels with a scalar Mul by the input scale first
+        scale = None
+        if str(model.get_tensor_datatype(name)) == "UINT8":
+            scale = next((model.get_initializer(n.input[1]) for n in model.graph.node
+                          if n.op_type == "Mul" and n.input[0] == name
+                          and model.get_initializer(n.input[1]) is not None
+                          and model.get_initializer(n.input[1]).size == 1), None)
+        return x if scale is None else np.round(x / scale).astype(np.float32)
+    dt = model.get_tensor_datatype(name)
+    if not dt.is_integer():
+        raise HyqError(f"{build_dir}: the model input is {dt}; give sample inputs with --inputs X.npy")
+    shape = model.get_tensor_shape(name)
+    rng = np.random.default_rng(0)
+    return rng.integers(dt.min(), dt.max() + 1, size=(count, *shape[1:])).astype(np.float32)
+
+
+def simulate_build(build_dir: Path, inputs: np.ndarray | None = None, count: int = 4,
+                   trace: Path | None = None, layers: bool = True,
+                   tool: verilator.Verilator | None = None) -> SimResult:
+    """Simulate every RTL layer and, when all layers have RTL, the whole accelerator."""
+    from qonnx.core.onnx_exec import execute_onnx
+
+    build_dir = Path(build_dir).resolve()
+    rep_path = build_dir / "report.json"
+    report = json.loads(rep_path.read_text()) if rep_path.is_file() else {}
+    if not report:
+        raise HyqError(f"{build_dir} is not a hyq build folder (no report.json); run `hyq run` or `hyq build` first")
+    t0 = time.perf_counter()
+    model = sim_model(build_dir, report["part"], report["clock_ns"])
+    info(f"simulation graph: {len(model.graph.node)} layers incl. FIFOs/DWCs ({time.perf_counter() - t0:.1f} s)")
+    parent = ModelWrapper(str(build_dir / "finn" / "intermediate_models" / "dataflow_parent.onnx"))
+    xs = _network_inputs(build_dir, report, inputs, count)
+    qonnx = ModelWrapper(str(build_dir / "model.onnx"))
+    qname = qonnx.graph.input[0].name
+    qshape = qonnx.get_tensor_shape(qname)
+    if xs.ndim != len(qshape) or list(xs.shape[1:]) != list(qshape[1:]):
+        raise HyqError(f"inputs must have shape (N, {', '.join(map(str, qshape[1:]))}); got {xs.shape}")
+    # Python reference: every tensor of the HW graph per sample, and the QONNX outputs
+    ctxs: list[dict] = []
+    want_net = []
+    for x in xs:
+        x1 = x[None]
+        want_net.append(execute_onnx(qonnx, {qname: x1})[qonnx.graph.output[0].name])
+        _parent_run(parent, x1, lambda ins: _capture(model, ins, ctxs))
+    work = build_dir / "finn" / "rtlsim" / "work"
+    results: list[LayerResult] = []
+    notes: list[str] = []
+    if layers:
+        for k, node in enumerate(model.graph.node):
+            t1 = time.perf_counter()
+            r = simulate_layer(model, node, ctxs, work / "layers", tool)
+            results.append(r)
+            if r.simulated:
+                info(f"layer {k + 1}/{len(model.graph.node)} {node.name}: "
+                     f"{'bit-exact' if r.bit_exact else f'{r.mismatches} MISMATCHES'}, "
+                     f"II {r.initiation_interval if r.initiation_interval is not None else '-'} cycles "
+                     f"(FINN estimate {r.estimate_cycles}), latency {r.latency_cycles} "
+                     f"({'cached' if r.cached else 'compiled'}, {time.perf_counter() - t1:.1f} s)")
+            else:
+                info(f"layer {k + 1}/{len(model.graph.node)} {node.name}: not simulated: {r.reason}")
+    network = None
+    missing = [n.name for n in model.graph.node if not n.op_type.endswith("_rtl")]
+    if missing:
+        notes.append(f"whole-network simulation skipped: no RTL for {', '.join(missing)}")
+        info(notes[-1])
+    else:
+        t1 = time.perf_counter()
+        network = _simulate_network(model, parent, xs, ctxs, want_net, work / "network", trace, tool)
+        network["estimate_cycles"] = {"critical_path_cycles": report.get("critical_path_cycles"),
+                                      "max_cycles": report.get("max_cycles")}
+        info(f"whole network ({len(model.graph.node)} layers, {len(xs)} inputs): "
+             f"{'bit-exact' if network['bit_exact'] else 'MISMATCH'} vs QONNX, "
+             f"{network['latency_cycles']} cycles per inference, II {network['initiation_interval']} cycles; "
+             f"FINN estimate {report.get('critical_path_cycles')} / {report.get('max_cycles')} "
+             f"({time.perf_counter() - t1:.1f} s)")
+    exact = bool(all(r.bit_exact for r in results if r.simulated) and network is not None and network["bit_exact"])
+    return SimResult(results, network, len(xs), exact, notes)
+
+
+def _capture(model: ModelWrapper, ins: list[np.ndarray], ctxs: list[dict]) -> list[np.ndarray]:
+    """Partition stand-in for the Python reference: run the HW graph, keep all its tensors."""
+    ctx = python_exec(model, ins[0])
+    ctxs.append(ctx)
+    return [ctx[o.name] for o in model.graph.output]
+
+
+def _simulate_network(model: ModelWrapper, parent: ModelWrapper, xs: np.ndarray, ctxs: list[dict],
+                      want_net: list[np.ndarray], work: Path, trace: Path | None,
+                      tool: verilator.Verilator | None) -> dict:
+    nodes = [stitch.node_rtl(n) for n in model.graph.node]
+    gin, gout = model.graph.input[0].name, model.graph.output[0].name
+    first = next(n for n in model.graph.node if gin in n.input)
+    last = next(n for n in model.graph.node if gout in n.output)
+    fi, li = getCustomOp(first), getCustomOp(last)
+    i_idx, o_idx = list(first.input).index(gin), list(last.output).index(gout)
+    in_bits = next(s.bits for s in stitch.node_rtl(first).inputs if s.tensor == gin)
+    in_beats = [b for c in ctxs for b in pack(c[gin], fi, i_idx, in_bits)]
+    per = beats_per_sample(li, o_idx, True)
+    r = run(nodes, [gin], [gout], [in_beats], [per * len(xs)], work, trace=trace, tool=tool)
+    outs = [unpack(r.beats[0][k * per:(k + 1) * per], li, o_idx) for k in range(len(xs))]
+    accel_bad = sum(int(np.count_nonzero(o != np.asarray(c[gout]).reshape(o.shape))) for o, c in zip(outs, ctxs))
+    it = iter(outs)
+    got_net = [_parent_run(parent, x[None], lambda ins: [next(it).reshape(ctxs[0][gout].shape)]) for x in xs]
+    diff = max(float(np.max(np.abs(g - w))) for g, w in zip(got_net, want_net))
+    scale = max(float(np.max(np.abs(w))) for w in want_net) or 1.0
+    net_exact = all(np.array_equal(g, w) for g, w in zip(got_net, want_net))
+    t = timing(r.beat_cycles[0], per, r.in_first[0])
+    return {
+        "bit_exact": accel_bad == 0 and net_exact,
+        "accelerator_mismatches": accel_bad,
+        "network_equal_to_qonnx": net_exact,
+        "max_abs_diff_vs_qonnx": diff,
+        "max_rel_diff_vs_qonnx": diff / scale,
+        "argmax_equal": all(int(np.argmax(g)) == int(np.argmax(w)) for g, w in zip(got_net, want_net)),
+        "layers": len(nodes),
+        "total_cycles": r.cycles,
+        "cached": r.cached,
+        "trace": str(trace) if trace else None,
+        **t,
+    }

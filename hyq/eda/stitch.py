@@ -1,0 +1,264 @@
+"""Verilog top levels and harness glue for Verilator runs of FINN dataflow layers.
+
+A FINN HW graph whose nodes are ``_rtl`` layers becomes one Verilog module ``hyq_top``:
+each node is instantiated with the module FINN's code generation wrote for it, node
+output streams are wired to the node inputs that read the same tensor, and the graph's
+inputs/outputs become the top's ``in<i>_V`` / ``out<j>_V`` AXI streams. A single layer is
+simulated the same way, as a one-node graph. FIFOs and width converters are FINN layers
+too (``InsertFIFO`` / ``InsertDWC``), so stitching itself only draws wires.
+
+Generated wrappers name their memory files by absolute path or relative to their code
+generation folder; :func:`stage_sources` rewrites those paths to ``<node>/<file>`` (relative to the simulator's working folder) so
+the compiled simulator depends only on RTL contents and can be cached and shared.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from qonnx.custom_op.registry import getCustomOp
+
+from hyq.errors import HyqError
+
+TOP = "hyq_top"
+#: widest stream the harness moves (hw/tb/axis_dut_tb.cpp keeps 256-word beat buffers)
+MAX_STREAM_BITS = 256 * 32
+_MEMSTREAM_LIB = ("axi/hdl/axilite.sv", "memstream/hdl/memstream_axi.sv", "memstream/hdl/memstream.sv")
+
+
+#: finn-rtllib constructs Verilator 5.38 rejects, rewritten in the staged copy:
+#: (file, FINN's text, equivalent text). vpc.sv's recursive constant function gcd() becomes a loop.
+_VERILATOR_PATCHES = (
+    ("vpc.sv",
+     "return (b == 0)? a : gcd(b, a % b);",
+     "int unsigned x, y, t; x = a; y = b; while (y != 0) begin t = x % y; x = y; y = t; end return x;"),
+)
+
+
+class NotSimulable(HyqError):
+    """A layer without RTL (e.g. ``_hls``: there is no HLS compiler here)."""
+
+
+@dataclass
+class Stream:
+    port: str      # e.g. "in0_V"
+    bits: int      # padded TDATA width
+    tensor: str    # ONNX tensor carried
+
+
+@dataclass
+class NodeRTL:
+    """What it takes to instantiate one FINN ``_rtl`` layer in Verilog."""
+
+    name: str
+    module: str
+    lib_sources: list[Path]
+    gen_sources: list[Path]
+    code_gen_dir: Path
+    inputs: list[Stream]
+    outputs: list[Stream]
+    wrapper: str = ""          # extra Verilog defining ``module`` around FINN's modules
+    data_files: list[Path] = field(default_factory=list)
+
+
+def _finn_rtllib() -> Path:
+    from finn.util.settings import get_settings
+
+    return Path(get_settings().finn_rtllib)
+
+
+def _memstream_wrapper(name: str, core: str, mem: str, wbits: int, inp: Stream, out: Stream) -> str:
+    """Hierarchy FINN's IP integrator builds for ``internal_decoupled`` weights: a memstream
+    streaming the weights into the core's ``in1_V``; the AXI-lite port is tied off."""
+    return f"""
+module {name} (input ap_clk, input ap_rst_n,
+  input [{inp.bits - 1}:0] in0_V_TDATA, input in0_V_TVALID, output in0_V_TREADY,
+  output [{out.bits - 1}:0] out0_V_TDATA, output out0_V_TVALID, input out0_V_TREADY);
+  wire [{wbits - 1}:0] w_tdata;
+  wire w_tvalid, w_tready;
+  {mem} weights (.ap_clk(ap_clk), .ap_clk2x(ap_clk), .ap_rst_n(ap_rst_n),
+    .s_axilite_AWVALID(1'b0), .s_axilite_AWPROT(3'b0), .s_axilite_AWADDR('0), .s_axilite_WVALID(1'b0),
+    .s_axilite_WDATA(32'b0), .s_axilite_WSTRB(4'b0), .s_axilite_BREADY(1'b0), .s_axilite_ARVALID(1'b0),
+    .s_axilite_ARPROT(3'b0), .s_axilite_ARADDR('0), .s_axilite_RREADY(1'b0),
+    .s_axis_0_tvalid(1'b0), .s_axis_0_tdata('0),
+    .m_axis_0_tready(w_tready), .m_axis_0_tvalid(w_tvalid), .m_axis_0_tdata(w_tdata));
+  {core} core (.ap_clk(ap_clk), .ap_clk2x(ap_clk), .ap_rst_n(ap_rst_n),
+    .in1_V_TDATA(w_tdata), .in1_V_TVALID(w_tvalid), .in1_V_TREADY(w_tready),
+    .in0_V_TDATA(in0_V_TDATA), .in0_V_TVALID(in0_V_TVALID), .in0_V_TREADY(in0_V_TREADY),
+    .out0_V_TDATA(out0_V_TDATA), .out0_V_TVALID(out0_V_TVALID), .out0_V_TREADY(out0_V_TREADY));
+endmodule
+"""
+
+
+def node_rtl(node) -> NodeRTL:
+    """The RTL of one FINN HW node after ``step_hw_codegen``; NotSimulable when it has none."""
+    if not node.op_type.endswith("_rtl"):
+        why = "an HLS layer (no HLS compiler on this machine)" if node.op_type.endswith("_hls") \
+            else "not a specialised HW layer"
+        raise NotSimulable(f"{node.name} ({node.op_type}) is {why}")
+    inst = getCustomOp(node)
+    cgd = inst.get_nodeattr("code_gen_dir_ipgen")
+    if not cgd or not Path(cgd).is_dir():
+        raise NotSimulable(f"{node.name} has no generated RTL; build with hardware.steps: codegen")
+    cgd = Path(cgd).resolve()
+    files = [Path(f).resolve() for f in inst.get_rtl_file_list(abspath=True)]
+    intf = inst.get_verilog_top_module_intf_names()
+
+    def streams(kind: str, tensors) -> list[Stream]:
+        out = []
+        for port, bits in intf[kind]:
+            idx = int(re.fullmatch(r"(?:in|out)(\d+)_V", port).group(1))
+            out.append(Stream(port, int(bits), tensors[idx]))
+        return out
+
+    inputs, outputs = streams("s_axis", node.input), streams("m_axis", node.output)
+    if intf["aximm"]:
+        raise NotSimulable(f"{node.name} reads external memory (AXI-MM), which the harness does not model")
+    module = inst.get_verilog_top_module_name()
+    gen = [f for f in files if f.parent == cgd]
+    lib = [f for f in files if f.parent != cgd]
+    wrapper = ""
+    mem_mode = inst.get_nodeattr("mem_mode") if "mem_mode" in inst.get_nodeattr_types() else None
+    if mem_mode == "internal_decoupled":
+        mem = next(cgd.glob("*_memstream_wrapper.v"), None)
+        if mem is None:
+            raise NotSimulable(f"{node.name}: memstream wrapper missing in {cgd}")
+        gen.append(mem)
+        lib += [_finn_rtllib() / f for f in _MEMSTREAM_LIB]
+        wbits = int(inst.get_instream_width_padded(1))
+        wrapper = _memstream_wrapper(f"{node.name}_hyq", module, mem.stem, wbits, inputs[0], outputs[0])
+        module = f"{node.name}_hyq"
+    elif mem_mode not in (None, "dynamic", ""):
+        raise NotSimulable(f"{node.name}: mem_mode {mem_mode} is not simulated")
+    for s in inputs + outputs:
+        if s.bits > MAX_STREAM_BITS:
+            raise NotSimulable(f"{node.name}: stream {s.port} is {s.bits} bits wide (harness limit {MAX_STREAM_BITS})")
+    data = sorted(p for p in cgd.iterdir() if p.suffix == ".dat")
+    return NodeRTL(node.name, module, lib, gen, cgd, inputs, outputs, wrapper, data)
+
+
+def _sig(tensor: str, names: dict[str, str]) -> str:
+    return names.setdefault(tensor, f"s{len(names)}")
+
+
+def top_verilog(nodes: list[NodeRTL], graph_inputs: list[str], graph_outputs: list[str]) -> tuple[str, list[int], list[int]]:
+    """Verilog of ``hyq_top`` connecting ``nodes`` by tensor; returns (text, in bits, out bits).
+
+    Graph input ``k`` becomes port ``in<k>_V``, output ``k`` ``out<k>_V``. Every internal
+    stream must join one producer to one consumer with equal widths (FINN's InsertDWC and
+    DuplicateStreams guarantee that in a dataflow graph).
+    """
+    producers = {s.tensor: (n, s) for n in nodes for s in n.outputs}
+    consumers: dict[str, list] = {}
+    for n in nodes:
+        for s in n.inputs:
+            consumers.setdefault(s.tensor, []).append((n, s))
+    names: dict[str, str] = {}
+    ports, wires, in_bits, out_bits = ["input ap_clk", "input ap_rst_n"], [], [], []
+    bound: dict[str, str] = {}  # tensor -> signal prefix
+    for k, t in enumerate(graph_inputs):
+        if t not in consumers or len(consumers[t]) != 1:
+            raise HyqError(f"graph input {t} must feed exactly one stream")
+        bits = consumers[t][0][1].bits
+        ports += [f"input [{bits - 1}:0] in{k}_V_TDATA", f"input in{k}_V_TVALID", f"output in{k}_V_TREADY"]
+        bound[t] = f"in{k}_V"
+        in_bits.append(bits)
+    for k, t in enumerate(graph_outputs):
+        if t not in producers:
+            raise HyqError(f"graph output {t} is not produced by any layer")
+        bits = producers[t][1].bits
+        ports += [f"output [{bits - 1}:0] out{k}_V_TDATA", f"output out{k}_V_TVALID", f"input out{k}_V_TREADY"]
+        bound[t] = f"out{k}_V"
+        out_bits.append(bits)
+    for t, (n, s) in producers.items():
+        if t in bound:
+            continue
+        cons = consumers.get(t, [])
+        if len(cons) != 1:
+            raise HyqError(f"stream {t} from {n.name} has {len(cons)} readers; FINN forks need DuplicateStreams")
+        if cons[0][1].bits != s.bits:
+            raise HyqError(f"stream {t}: {n.name} writes {s.bits} bits, {cons[0][0].name} reads {cons[0][1].bits}; "
+                           "insert a width converter (InsertDWC)")
+        sig = _sig(t, names)
+        wires += [f"  wire [{s.bits - 1}:0] {sig}_TDATA;", f"  wire {sig}_TVALID, {sig}_TREADY;"]
+        bound[t] = sig
+    for t in consumers:
+        if t not in bound:
+            raise HyqError(f"stream {t} has no producer and is no graph input")
+    body = []
+    for n in nodes:
+        conns = [".ap_clk(ap_clk)", ".ap_rst_n(ap_rst_n)"]
+        for s in n.inputs + n.outputs:
+            conns += [f".{s.port}_{x}({bound[s.tensor]}_{x})" for x in ("TDATA", "TVALID", "TREADY")]
+        body.append(f"  {n.module} {n.name}_i (\n    " + ",\n    ".join(conns) + "\n  );")
+    text = (f"// generated by hyq.eda.stitch: {len(nodes)} layer(s)\nmodule {TOP} (\n  "
+            + ",\n  ".join(ports) + "\n);\n" + "\n".join(wires) + "\n" + "\n".join(body) + "\nendmodule\n")
+    return text, in_bits, out_bits
+
+
+def glue_cpp(in_bits: list[int], out_bits: list[int]) -> str:
+    """C++ implementing hw/tb/hyq_axis.h's port functions for ``hyq_top``'s streams."""
+    def words(b: int) -> int:
+        return (b + 31) // 32
+
+    def cases(n: int, stmt) -> str:
+        return "".join(f"    case {k}: {stmt(k)} break;\n" for k in range(n))
+
+    arr = lambda v: "{" + ", ".join(map(str, v or [0])) + "}"  # noqa: E731
+    return (
+        '#include "hyq_axis.h"\n'
+        f"const int HYQ_N_IN = {len(in_bits)}, HYQ_N_OUT = {len(out_bits)};\n"
+        f"const int HYQ_IN_BITS[] = {arr(in_bits)};\nconst int HYQ_OUT_BITS[] = {arr(out_bits)};\n"
+        "void hyq_drive(Vdut& d, int i, const uint32_t* w, bool v) {\n  switch (i) {\n"
+        + cases(len(in_bits), lambda k: f"hyq_put(d.in{k}_V_TDATA, w, {words(in_bits[k])}); d.in{k}_V_TVALID = v;")
+        + "  }\n}\nbool hyq_in_ready(Vdut& d, int i) {\n  switch (i) {\n"
+        + cases(len(in_bits), lambda k: f"return d.in{k}_V_TREADY;")
+        + "  }\n  return false;\n}\nvoid hyq_sink(Vdut& d, int j, bool r) {\n  switch (j) {\n"
+        + cases(len(out_bits), lambda k: f"d.out{k}_V_TREADY = r;")
+        + "  }\n}\nbool hyq_out_valid(Vdut& d, int j) {\n  switch (j) {\n"
+        + cases(len(out_bits), lambda k: f"return d.out{k}_V_TVALID;")
+        + "  }\n  return false;\n}\nvoid hyq_out_data(Vdut& d, int j, uint32_t* w) {\n  switch (j) {\n"
+        + cases(len(out_bits), lambda k: f"hyq_get(d.out{k}_V_TDATA, w, {words(out_bits[k])});")
+        + "  }\n}\n"
+    )
+
+
+def stage_sources(nodes: list[NodeRTL], src_dir: Path, data_dir: Path | None) -> list[Path]:
+    """Copy the nodes' RTL into ``src_dir`` (memory paths made relative) and their memory
+    files into ``data_dir/<node>/``; return the Verilog sources in compile order
+    (packages first, then library files, then generated files)."""
+    src_dir.mkdir(parents=True, exist_ok=True)
+    lib: dict[str, Path] = {}
+    gen: list[Path] = []
+    for n in nodes:
+        for f in n.lib_sources:
+            prev = lib.setdefault(f.name, f)
+            if prev.resolve() != f.resolve():
+                raise HyqError(f"two RTL library files share the name {f.name}: {prev} and {f}")
+        for f in n.gen_sources:
+            text = f.read_text().replace(f"{n.code_gen_dir}/", f"{n.name}/").replace(str(n.code_gen_dir), n.name)
+            text = text.replace('"./', f'"{n.name}/')  # paths FINN wrote relative to code_gen_dir
+            dst = src_dir / f.name
+            dst.write_text(text)
+            gen.append(dst)
+        if n.wrapper:
+            dst = src_dir / f"{n.module}.v"
+            dst.write_text(n.wrapper)
+            gen.append(dst)
+        if data_dir is not None and n.data_files:
+            d = data_dir / n.name
+            d.mkdir(parents=True, exist_ok=True)
+            for f in n.data_files:
+                shutil.copyfile(f, d / f.name)
+    for name, before, after in _VERILATOR_PATCHES:
+        if name in lib:
+            text = lib[name].read_text()
+            if before not in text:
+                raise HyqError(f"{lib[name]} changed: the Verilator patch for {name} no longer applies")
+            (src_dir / name).write_text(text.replace(before, after))
+            lib[name] = src_dir / name
+    libs = sorted(lib.values(), key=lambda p: (not p.name.endswith("_pkg.sv"), p.name))
+    return libs + gen
