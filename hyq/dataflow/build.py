@@ -37,6 +37,7 @@ STEPS: dict[str, list] = {
         "step_specialize_layers",
         "step_target_fps_parallelization",
         "step_apply_folding_config",
+        "step_transpose_decomposition",  # Shuffle -> Inner/OuterShuffle layers (no-op without)
         "step_minimize_bit_width",
         "step_generate_estimate_reports",
     ],
