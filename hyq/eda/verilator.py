@@ -131,10 +131,13 @@ def build(top: str, sources: list[Path], harness: Path, params: dict[str, int],
     return exe
 
 
-def lint(top: str, sources: list[Path], params: dict[str, int], tool: Verilator | None = None) -> str:
-    """``verilator --lint-only -Wall``; returns the warnings text ('' when clean)."""
+def lint(top: str, sources: list[Path], params: dict[str, int], tool: Verilator | None = None,
+         waive: tuple[str, ...] = ("WIDTH", "UNUSED")) -> str:
+    """``verilator --lint-only -Wall`` minus the ``waive`` warning groups; returns the
+    messages ('' when clean). hw/rtl truncates values proven to fit their width and keeps
+    uniform parameter lists, hence WIDTH and UNUSED are waived by default."""
     tool = tool or find_verilator()
-    cmd = [str(tool.exe), "--lint-only", "-Wall", "--top-module", top,
+    cmd = [str(tool.exe), "--lint-only", "-Wall", *(f"-Wno-{w}" for w in waive), "--top-module", top,
            *(_gparam(k, v) for k, v in params.items()), *(str(s) for s in sources)]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=tool.env())
     return (proc.stderr + proc.stdout).strip()
