@@ -55,11 +55,17 @@ def _softmax_layer_inference():
 
 def step_hyq_convert_softmax(model: ModelWrapper, cfg) -> ModelWrapper:
     """Integer softmax -> hyq's HW layer: the dequantizing scale in front of each IntSoftmax
-    node is absorbed into the node (it reads integers), then the HW layer is inferred.
+    node is absorbed into the node (it reads integers), the HW layer is inferred, and the
+    output scale it leaves is absorbed into the thresholds that follow (the exported
+    quantizer of the attention weights), which then map every code onto itself and go.
 
     A no-op for models without IntSoftmax (CNNs).
     """
-    from hyq.dataflow.transforms import INT_SOFTMAX, AbsorbScaleIntoIntSoftmax
+    finn_steps()
+    from finn.transformation.streamline.absorb import AbsorbMulIntoMultiThreshold
+    from finn.transformation.streamline.round_thresholds import RoundAndClipThresholds
+
+    from hyq.dataflow.transforms import INT_SOFTMAX, AbsorbScaleIntoIntSoftmax, RemoveIdentityMultiThreshold
 
     if not model.get_nodes_by_op_type(INT_SOFTMAX):
         return model
@@ -67,4 +73,7 @@ def step_hyq_convert_softmax(model: ModelWrapper, cfg) -> ModelWrapper:
     infer = _softmax_layer_inference()
     if infer is not None:
         model = model.transform(infer())
+        model = model.transform(AbsorbMulIntoMultiThreshold())
+        model = model.transform(RoundAndClipThresholds())
+        model = model.transform(RemoveIdentityMultiThreshold())
     return model.transform(GiveUniqueNodeNames())

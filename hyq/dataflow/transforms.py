@@ -47,3 +47,41 @@ class AbsorbScaleIntoIntSoftmax(Transformation):
             model.graph.node.remove(mul)
             return model, True
         return model, False
+
+
+def _is_identity_thresholds(thresholds: np.ndarray, dt) -> bool:
+    """True when thresholds map every value of unsigned ``dt`` onto itself (x >= 1, x >= 2, ...)."""
+    if dt.signed() or not dt.is_integer():
+        return False
+    n = 2 ** dt.bitwidth() - 1
+    if thresholds.shape[-1] != n:
+        return False
+    # on integers, x >= t counts the same as x >= ceil(t): 0.5, 1.5, ... behave like 1, 2, ...
+    return bool(np.array_equal(np.ceil(thresholds), np.broadcast_to(np.arange(1, n + 1), thresholds.shape)))
+
+
+class RemoveIdentityMultiThreshold(Transformation):
+    """Drop a MultiThreshold that maps each code of its unsigned integer input onto itself.
+
+    The integer softmax layer already emits k-bit codes; the exported quantizer of the
+    attention weights becomes, after its scale is absorbed, thresholds 1, 2, ..., 2^k - 1
+    on those codes: an identity that would cost a threshold table in hardware.
+    """
+
+    def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
+        for node in model.graph.node:
+            if node.op_type != "MultiThreshold":
+                continue
+            inst = getCustomOp(node)
+            thresholds = model.get_initializer(node.input[1])
+            if (thresholds is None or inst.get_nodeattr("out_scale") != 1.0 or inst.get_nodeattr("out_bias") != 0
+                    or model.get_tensor_datatype(node.output[0]) != model.get_tensor_datatype(node.input[0])
+                    or not _is_identity_thresholds(thresholds, model.get_tensor_datatype(node.input[0]))):
+                continue
+            if model.find_producer(node.input[0]) is None or node.output[0] in [o.name for o in model.graph.output]:
+                continue
+            for consumer in model.find_consumers(node.output[0]):
+                consumer.input[:] = [node.input[0] if i == node.output[0] else i for i in consumer.input]
+            model.graph.node.remove(node)
+            return model, True
+        return model, False

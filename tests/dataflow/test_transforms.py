@@ -10,7 +10,7 @@ from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.infer_shapes import InferShapes
 from qonnx.util.basic import qonnx_make_model
 
-from hyq.dataflow.transforms import AbsorbScaleIntoIntSoftmax
+from hyq.dataflow.transforms import AbsorbScaleIntoIntSoftmax, RemoveIdentityMultiThreshold
 from hyq.integer.softmax import softmax_params
 from hyq.nn.softmax import node_attributes
 
@@ -47,3 +47,40 @@ def test_absorb_leaves_other_scales_and_shared_scales_alone():
     model.graph.node.append(helper.make_node("Identity", ["xs"], ["z"]))
     model.graph.output.append(helper.make_tensor_value_info("z", TensorProto.FLOAT, (1, 4, 8, 8)))
     assert [n.op_type for n in model.transform(AbsorbScaleIntoIntSoftmax()).graph.node] == ["Mul", "IntSoftmax", "Identity"]
+
+
+def threshold_graph(thresholds: np.ndarray, in_dt: str = "UINT4", out_dt: str = "UINT4") -> ModelWrapper:
+    """x -> MultiThreshold(thresholds) -> Relu (a consumer, so the threshold is not the output)."""
+    nodes = [helper.make_node("MultiThreshold", ["x", "t"], ["y"], domain="qonnx.custom_op.general",
+                              out_dtype=out_dt),
+             helper.make_node("Relu", ["y"], ["z"])]
+    shape = (1, 3, 4)
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+                              [helper.make_tensor_value_info("z", TensorProto.FLOAT, shape)])
+    model = ModelWrapper(qonnx_make_model(graph))
+    model.set_initializer("t", thresholds.astype(np.float32))
+    model.set_tensor_datatype("x", DataType[in_dt])
+    model.set_tensor_datatype("y", DataType[out_dt])
+    # give x a producer, as inside a real graph
+    model.graph.node.insert(0, helper.make_node("Identity", ["x_in"], ["x"]))
+    model.graph.input[0].name = "x_in"
+    model.set_tensor_datatype("x_in", DataType[in_dt])
+    return model.transform(InferShapes())
+
+
+@pytest.mark.parametrize("thresholds", [np.arange(1, 16)[None], np.arange(0.5, 15)[None],
+                                        np.tile(np.arange(1, 16), (4, 1))])
+def test_remove_identity_multithreshold_keeps_execution(thresholds):
+    model = threshold_graph(thresholds)
+    x = np.arange(12, dtype=np.float32).reshape(1, 3, 4) % 16
+    before = execute_onnx(model, {"x_in": x})["z"]
+    after = model.transform(RemoveIdentityMultiThreshold())
+    assert [n.op_type for n in after.graph.node] == ["Identity", "Relu"]
+    assert np.array_equal(execute_onnx(after, {"x_in": x})["z"], before)
+
+
+@pytest.mark.parametrize("thresholds, in_dt", [(np.arange(2, 17)[None], "UINT4"), (np.arange(1, 8)[None], "UINT4"),
+                                               (np.arange(1, 16)[None], "INT4")])
+def test_remove_identity_multithreshold_keeps_real_thresholds(thresholds, in_dt):
+    model = threshold_graph(thresholds, in_dt)
+    assert "MultiThreshold" in [n.op_type for n in model.transform(RemoveIdentityMultiThreshold()).graph.node]
