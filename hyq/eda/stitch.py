@@ -29,12 +29,32 @@ MAX_STREAM_BITS = 256 * 32
 _MEMSTREAM_LIB = ("axi/hdl/axilite.sv", "memstream/hdl/memstream_axi.sv", "memstream/hdl/memstream.sv")
 
 
-#: finn-rtllib constructs Verilator 5.38 rejects, rewritten in the staged copy:
-#: (file, FINN's text, equivalent text). vpc.sv's recursive constant function gcd() becomes a loop.
+#: finn-rtllib constructs Verilator 5.38 rejects, rewritten in the staged copy as
+#: (file, FINN's text, equivalent text): vpc.sv's recursive constant function gcd() becomes a
+#: loop; add_multi.sv's unpacked-array localparam LEAF_LOAD (leaves below each node of the
+#: heap-ordered adder tree) becomes a constant function counting them level by level.
+_LEAF_LOAD_FN = """
+	function automatic int unsigned leaf_load(input int unsigned idx, input int unsigned n);
+		int unsigned lo, hi, cnt, a, b;
+		lo = idx; hi = idx; cnt = 0;
+		while(lo <= 2*n-2) begin
+			a = lo > n-1? lo : n-1;
+			b = hi < 2*n-2? hi : 2*n-2;
+			if(a <= b)  cnt += b - a + 1;
+			lo = 2*lo + 1; hi = 2*hi + 2;
+		end
+		return cnt;
+	endfunction
+"""
 _VERILATOR_PATCHES = (
     ("vpc.sv",
      "return (b == 0)? a : gcd(b, a % b);",
      "int unsigned x, y, t; x = a; y = b; while (y != 0) begin t = x % y; x = y; y = t; end return x;"),
+    ("add_multi.sv", "localparam leaf_load_t   LEAF_LOAD = init_leaf_loads();", ""),
+    ("add_multi.sv", "LEAF_LOAD[i]", "leaf_load(i, N)"),
+    ("add_multi.sv", "LEAF_LOAD[LIDX]", "leaf_load(LIDX, N)"),
+    ("add_multi.sv", "LEAF_LOAD[RIDX]", "leaf_load(RIDX, N)"),
+    ("add_multi.sv", "\tuwire [SUM_WIDTH-1:0]  sum0;", _LEAF_LOAD_FN + "\tuwire [SUM_WIDTH-1:0]  sum0;"),
 )
 
 
