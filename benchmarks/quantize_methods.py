@@ -41,7 +41,9 @@ def _mse_ratio(rep: dict) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--config", type=Path, default=None, help="flow file for data/training (default flows/default.yaml)")
+    ap.add_argument("--config", type=Path, default=None,
+                    help="flow file for model options, data and training (default flows/<model>.yaml if it exists, "
+                         "else flows/default.yaml)")
     ap.add_argument("--model", default="hybrid-tiny", help="zoo model (default hybrid-tiny)")
     ap.add_argument("--qat-epochs", type=int, default=5, help="QAT epochs at W4A4 (default 5)")
     ap.add_argument("--qads-iters", type=int, default=1000, help="QADS iterations per region (default 1000)")
@@ -53,11 +55,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None, help="also write the rows as JSON here")
     args = ap.parse_args(argv)
 
-    cfg = config.load(args.config)
     model, note = args.model, ""
     if model not in available():
         note = f"NOTE: '{model}' is not in the model zoo ({', '.join(available())}); measured on mv2-cnn instead"
         model = "mv2-cnn"
+    own_flow = config.FLOWS_DIR / f"{model}.yaml"
+    cfg = config.load(args.config or (own_flow if own_flow.is_file() else None))
     if model != cfg.model.name:
         cfg = dataclasses.replace(cfg, model=config.ModelConfig(name=model, options={}))
     ds = load(cfg.data.dataset, cfg.data.test_fraction, cfg.data.seed)
@@ -82,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
                   + (f", QAT {rep['accuracy_quantized']:.4f}" if qat else "") + f" ({rows[-1]['seconds']} s)",
                   file=sys.stderr, flush=True)
 
-    print(f"\nDistribution scaling on {ds.name} ({len(ds.x_test)} test images), model {model}, "
+    print(f"\nFlow {cfg.source}. Distribution scaling on {ds.name} ({len(ds.x_test)} test images), model {model}, "
           f"calibration {cfg.train.calib_samples} images, scaling {cfg.ptq.scale_samples} images, "
           f"QADS {args.qads_iters} iterations, bias correction {'on' if bias else 'off'}; "
           f"float training {cfg.train.epochs} epochs, QAT {args.qat_epochs} epochs at W4A4; "

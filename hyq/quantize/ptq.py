@@ -15,11 +15,12 @@ import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import torch
-from brevitas.graph.calibrate import bias_correction_mode
+from brevitas.graph.calibrate import _BiasCorrection, bias_correction_mode
 from torch import nn
 
 from hyq import cache
@@ -62,35 +63,60 @@ def _bn_successors(model: nn.Module) -> dict[str, str]:
     return out
 
 
+class _SelectedBiasCorrection(_BiasCorrection):
+    """Brevitas' bias correction, hooked on the named layers only."""
+
+    def __init__(self, names: set[str]):
+        super().__init__(skip_if_no_bias=False)
+        self.names = names
+
+    def register_hook_to_wbiol(self, model, hooks):
+        for name, module in model.named_modules():
+            if name in self.names and isinstance(module, self.layers):
+                self.iterations[name] = 0
+                hooks.append(module.register_forward_hook(partial(self.forward_hook_wbiol, name=name)))
+
+
+def _inside_opaque(model: nn.Module) -> set[str]:
+    """Names of layers inside modules torch.fx cannot trace (attention): left alone."""
+    opaque = _regions._opaque_modules(model)
+    inside = set()
+    for name, m in model.named_modules():
+        if id(m) in opaque:
+            inside |= {f"{name}.{sub}" for sub, _ in m.named_modules() if sub}
+    return inside
+
+
 @torch.no_grad()
 def bias_correct(model: nn.Module, x: torch.Tensor, batch: int = 64) -> tuple[list[str], list[str]]:
-    """Brevitas' bias correction on ``x``, kept only where it costs no hardware.
+    """Brevitas' bias correction on ``x``, only where it costs no hardware.
 
-    Returns (corrected layers, layers whose correction was dropped). A layer that had a
-    bias keeps the corrected bias; a bias-free layer followed by a BatchNorm passes the
-    correction into that BatchNorm (BN(y + b) is BN(y) with running mean - b).
+    Returns (corrected layers, layers left uncorrected). A layer with a bias gets the
+    corrected bias; a bias-free layer followed by a BatchNorm passes the correction into
+    that BatchNorm (BN(y + b) is BN(y) with running mean - b). Other layers - bias-free
+    with no BatchNorm after them, or inside attention (whose integer softmax needs the
+    quantized operands) - are not touched.
     """
     modules = dict(model.named_modules())
-    had_bias = {n for n, m in modules.items() if isinstance(m, _WEIGHT_LAYERS) and m.bias is not None}
     successors = _bn_successors(model)
+    inside = _inside_opaque(model)
+    layers = [n for n, m in modules.items() if isinstance(m, _WEIGHT_LAYERS) and hasattr(m, "quant_weight")]
+    chosen = {n for n in layers if n not in inside and (modules[n].bias is not None or n in successors)}
+    had_bias = {n for n in chosen if modules[n].bias is not None}
     model.eval()
-    with bias_correction_mode(model, skip_if_no_bias=False):
+    ctx = bias_correction_mode(model)
+    ctx.bias_correction = _SelectedBiasCorrection(chosen)
+    with ctx:
         for i in range(0, len(x), batch):
             model(x[i : i + batch])
-    corrected, dropped = [], []
-    for name, m in modules.items():
-        if not isinstance(m, _WEIGHT_LAYERS) or m.bias is None or name in had_bias:
-            if name in had_bias:
-                corrected.append(name)
+    for name in sorted(chosen - had_bias):
+        m = modules[name]
+        if m.bias is None:
             continue
         bias = m.bias.detach().clone()
         m.register_parameter("bias", None)
-        if name in successors:
-            modules[successors[name]].running_mean.sub_(bias)
-            corrected.append(name)
-        else:
-            dropped.append(name)
-    return corrected, dropped
+        modules[successors[name]].running_mean.sub_(bias)
+    return [n for n in layers if n in chosen], [n for n in layers if n not in chosen]
 
 
 # ---------------------------------------------------------------- the PTQ pipeline
