@@ -156,7 +156,7 @@ def space_plots(rows: Sequence[Mapping[str, Any]], front: Sequence[int], space, 
         if r.get("status") == "ok" and Path(r["report"]).is_file():
             fig = layer_bars(r["report"], title=f"point {i}: {r['label']}")
             written += save(fig, d / f"layers_point{i}")
-        return written
+    return written
 
 
 def channel_ranges_plot(ranges: Mapping[str, Sequence[float]], layer: str = "", path: Path | str | None = None,

@@ -78,3 +78,15 @@ def test_tiny_space_resumes_and_finds_the_pareto_set(tmp_path):
 
     again = hyq("explore", "--space", str(TINY), "--out", str(out), "--workers", "1")
     assert again.returncode == 0 and "3/3 points already done" in again.stdout and "dask:" not in again.stdout
+
+    # a remote scheduler by address: one point redone there gives the same numbers
+    from dask.distributed import LocalCluster
+
+    (out / "points" / rows[0]["key"] / "result.json").unlink()
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        remote = hyq("explore", "--space", str(TINY), "--out", str(out), "--scheduler", cluster.scheduler_address)
+    assert remote.returncode == 0, remote.stdout[-3000:] + remote.stderr[-3000:]
+    assert f"dask: scheduler {cluster.scheduler_address}" in remote.stdout and "point 3/3 done" in remote.stdout
+    redone = json.loads((out / "points" / rows[0]["key"] / "result.json").read_text())
+    assert (redone["LUT"], redone["accuracy"]) == (float(rows[0]["LUT"]), float(rows[0]["accuracy"]))
+    assert json.loads((out / "pareto.json").read_text())["indices"] == pareto["indices"]
