@@ -257,34 +257,57 @@ def _layer_estimate(inst) -> int | None:
         return None
 
 
-def simulate_layer(model: ModelWrapper, node, ctxs: list[dict], work: Path,
-                   tool: verilator.Verilator | None = None) -> LayerResult:
-    """Simulate one layer on the tensors its producers computed in Python; compare its outputs."""
-    res = LayerResult(node.name, node.op_type, False)
-    try:
-        rtl = stitch.node_rtl(node)
-    except stitch.NotSimulable as exc:
-        res.reason = str(exc)
-        return res
-    inst = getCustomOp(node)
-    res.estimate_cycles = _layer_estimate(inst)
-    in_idx = [int(s.port[2:-2]) for s in rtl.inputs]
-    out_idx = [int(s.port[3:-2]) for s in rtl.outputs]
-    in_beats = [[b for c in ctxs for b in pack(c[s.tensor], inst, i, s.bits)] for s, i in zip(rtl.inputs, in_idx)]
-    counts = [beats_per_sample(inst, j, True) * len(ctxs) for j in out_idx]
-    r = run([rtl], [s.tensor for s in rtl.inputs], [s.tensor for s in rtl.outputs], in_beats, counts,
-            work / node.name, tool=tool)
-    bad = 0
-    for k, (s, j) in enumerate(zip(rtl.outputs, out_idx)):
-        per = beats_per_sample(inst, j, True)
-        for n, c in enumerate(ctxs):
-            got = unpack(r.beats[k][n * per:(n + 1) * per], inst, j)
-            want = np.asarray(c[s.tensor], dtype=np.float32).reshape(got.shape)
-            bad += int(np.count_nonzero(got != want))
-    t = timing(r.beat_cycles[0], beats_per_sample(inst, out_idx[0], True), min(r.in_first))
-    res.simulated, res.bit_exact, res.mismatches, res.cached = True, bad == 0, bad, r.cached
-    res.latency_cycles, res.initiation_interval = t["latency_cycles"], t["initiation_interval"]
-    return res
+def simulate_layers(model: ModelWrapper, nodes: list, ctxs: list[dict], work: Path,
+                    tool: verilator.Verilator | None = None) -> list[LayerResult]:
+    """Simulate ``nodes`` each on the tensors its producers computed in Python; compare outputs.
+
+    The layers run side by side in one simulator (one Verilator compile for all of them):
+    each gets its own input and output streams, so they do not interact and each one's
+    cycles are its own.
+    """
+    results, todo = [], []
+    for node in nodes:
+        inst = getCustomOp(node)
+        res = LayerResult(node.name, node.op_type, False, estimate_cycles=_layer_estimate(inst))
+        results.append(res)
+        try:
+            rtl = stitch.node_rtl(node)
+        except stitch.NotSimulable as exc:
+            res.reason = str(exc)
+            continue
+        iso = copy.copy(rtl)  # streams renamed per layer: nothing connects to anything else
+        iso.inputs = [stitch.Stream(x.port, x.bits, f"{node.name}/{x.tensor}") for x in rtl.inputs]
+        iso.outputs = [stitch.Stream(x.port, x.bits, f"{node.name}/{x.tensor}") for x in rtl.outputs]
+        todo.append((node, inst, rtl, iso, res))
+    if not todo:
+        return results
+    in_beats, counts, gin, gout = [], [], [], []
+    for node, inst, rtl, iso, _ in todo:
+        for x, y in zip(rtl.inputs, iso.inputs):
+            i = int(x.port[2:-2])
+            in_beats.append([b for c in ctxs for b in pack(c[x.tensor], inst, i, x.bits)])
+            gin.append(y.tensor)
+        for x, y in zip(rtl.outputs, iso.outputs):
+            counts.append(beats_per_sample(inst, int(x.port[3:-2]), True) * len(ctxs))
+            gout.append(y.tensor)
+    r = run([t[3] for t in todo], gin, gout, in_beats, counts, work, tool=tool)
+    k_in = k_out = 0
+    for node, inst, rtl, iso, res in todo:
+        bad = 0
+        first_in = min(r.in_first[k_in:k_in + len(rtl.inputs)])
+        for m, x in enumerate(rtl.outputs):
+            j = int(x.port[3:-2])
+            per = beats_per_sample(inst, j, True)
+            beats = r.beats[k_out + m]
+            for n, c in enumerate(ctxs):
+                got = unpack(beats[n * per:(n + 1) * per], inst, j)
+                bad += int(np.count_nonzero(got != np.asarray(c[x.tensor], dtype=np.float32).reshape(got.shape)))
+        t = timing(r.beat_cycles[k_out], beats_per_sample(inst, int(rtl.outputs[0].port[3:-2]), True), first_in)
+        res.simulated, res.bit_exact, res.mismatches, res.cached = True, bad == 0, bad, r.cached
+        res.latency_cycles, res.initiation_interval = t["latency_cycles"], t["initiation_interval"]
+        k_in += len(rtl.inputs)
+        k_out += len(rtl.outputs)
+    return results
 
 
 def host_tail(model: ModelWrapper) -> list:
@@ -378,29 +401,25 @@ def simulate_build(build_dir: Path, inputs: np.ndarray | None = None, count: int
     qshape = qonnx.get_tensor_shape(qname)
     if xs.ndim != len(qshape) or list(xs.shape[1:]) != list(qshape[1:]):
         raise HyqError(f"inputs must have shape (N, {', '.join(map(str, qshape[1:]))}); got {xs.shape}")
-    # Python reference: every tensor of the HW graph per sample, and the QONNX outputs
-    ctxs: list[dict] = []
-    want_net = []
-    for x in xs:
-        x1 = x[None]
-        want_net.append(execute_onnx(qonnx, {qname: x1})[qonnx.graph.output[0].name])
-        _parent_run(parent, x1, lambda ins: _capture(model, ins, ctxs))
+    want_net = [execute_onnx(qonnx, {qname: x[None]})[qonnx.graph.output[0].name] for x in xs]
+    ctxs = reference_contexts(model, parent, xs)
     work = build_dir / "finn" / "rtlsim" / "work"
     results: list[LayerResult] = []
     notes: list[str] = []
     if layers:
-        for k, node in enumerate(model.graph.node):
-            t1 = time.perf_counter()
-            r = simulate_layer(model, node, ctxs, work / "layers", tool)
-            results.append(r)
+        t1 = time.perf_counter()
+        info(f"layer by layer: {len(model.graph.node)} layers side by side in one simulator ...")
+        results = simulate_layers(model, list(model.graph.node), ctxs, work / "layers", tool)
+        for k, r in enumerate(results):
             if r.simulated:
-                info(f"layer {k + 1}/{len(model.graph.node)} {node.name}: "
+                info(f"layer {k + 1}/{len(results)} {r.name}: "
                      f"{'bit-exact' if r.bit_exact else f'{r.mismatches} MISMATCHES'}, "
                      f"II {r.initiation_interval if r.initiation_interval is not None else '-'} cycles "
-                     f"(FINN estimate {r.estimate_cycles}), latency {r.latency_cycles} "
-                     f"({'cached' if r.cached else 'compiled'}, {time.perf_counter() - t1:.1f} s)")
+                     f"(FINN estimate {r.estimate_cycles}), latency {r.latency_cycles}")
             else:
-                info(f"layer {k + 1}/{len(model.graph.node)} {node.name}: not simulated: {r.reason}")
+                info(f"layer {k + 1}/{len(results)} {r.name}: not simulated: {r.reason}")
+        cached = any(r.cached for r in results if r.simulated)
+        info(f"layer by layer done ({'cached simulator' if cached else 'compiled'}, {time.perf_counter() - t1:.1f} s)")
     network = None
     tail = host_tail(model)
     for r in results:
@@ -424,6 +443,15 @@ def simulate_build(build_dir: Path, inputs: np.ndarray | None = None, count: int
              f"({time.perf_counter() - t1:.1f} s)")
     exact = bool(all(r.bit_exact for r in results if r.simulated) and network is not None and network["bit_exact"])
     return SimResult(results, network, len(xs), exact, notes)
+
+
+def reference_contexts(model: ModelWrapper, parent: ModelWrapper, xs: np.ndarray) -> list[dict]:
+    """Per network input (batch first), every tensor of FINN's Python execution of the HW graph
+    ``model``, reached through the host nodes of ``parent``."""
+    ctxs: list[dict] = []
+    for x in xs:
+        _parent_run(parent, x[None], lambda ins: _capture(model, ins, ctxs))
+    return ctxs
 
 
 def _capture(model: ModelWrapper, ins: list[np.ndarray], ctxs: list[dict]) -> list[np.ndarray]:

@@ -1,0 +1,125 @@
+"""Verilator rtlsim of FINN builds: layers against FINN's Python execution, the whole
+accelerator against QONNX, cycles against FINN's estimates (hyq.eda.rtlsim, ``hyq sim``)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.registry import getCustomOp
+
+from hyq.eda import rtlsim
+from hyq.flow import build_onnx
+from tests.conftest import hyq
+from tests.eda.all_rtl import export_tiny_mlp
+
+PART = "xc7z020clg400-1"
+
+
+@pytest.fixture(scope="module")
+def mlp_build(tmp_path_factory) -> Path:
+    """hyq build with RTL code generation of a small MLP whose every layer has RTL."""
+    out = tmp_path_factory.mktemp("mlp-build")
+    src = export_tiny_mlp(out / "src.onnx")
+    build_onnx(src, PART, out / "build", target_fps=100000, steps="codegen")
+    return out / "build"
+
+
+def _reference(build: Path, n: int = 2):
+    model = rtlsim.sim_model(build, PART, 10.0)
+    parent = ModelWrapper(str(build / "finn" / "intermediate_models" / "dataflow_parent.onnx"))
+    rep = json.loads((build / "report.json").read_text())
+    xs = rtlsim._network_inputs(build, rep, None, n)
+    return model, rtlsim.reference_contexts(model, parent, xs)
+
+
+def test_mvau_layer_is_bit_exact_and_a_changed_weight_is_caught(mlp_build, tmp_path):
+    model, ctxs = _reference(mlp_build)
+    node = next(n for n in model.graph.node if n.op_type == "MVAU_rtl")
+    (res,) = rtlsim.simulate_layers(model, [node], ctxs, tmp_path / "ok")
+    assert res.simulated and res.bit_exact and res.mismatches == 0, res
+    # the RTL MVU computes one SIMD x PE block per cycle: II equals FINN's estimate
+    assert res.initiation_interval == res.estimate_cycles
+    assert res.latency_cycles > res.initiation_interval
+    # flip one bit of one weight word in the generated memory file: the comparison must fail
+    mem = Path(getCustomOp(node).get_nodeattr("code_gen_dir_ipgen")) / "memblock.dat"
+    lines = mem.read_text().split()
+    original = mem.read_text()
+    lines[0] = format(int(lines[0], 16) ^ 1, "0" + str(len(lines[0])) + "x")
+    try:
+        mem.write_text("\n".join(lines) + "\n")
+        (bad,) = rtlsim.simulate_layers(model, [node], ctxs, tmp_path / "bad")
+    finally:
+        mem.write_text(original)
+    assert bad.cached, "weights are read at run time: the compiled simulator is reused"
+    assert bad.simulated and not bad.bit_exact and bad.mismatches > 0
+
+
+def test_sim_cli_errors(tmp_path, default_run):
+    proc = hyq("sim", str(tmp_path))
+    assert proc.returncode == 2 and "not a hyq build folder" in proc.stderr
+    # an estimate-only build has no RTL to simulate
+    proc = hyq("sim", str(default_run))
+    assert proc.returncode == 2 and "hardware: {steps: codegen}" in proc.stderr, proc.stderr
+    proc = hyq("sim", str(default_run), "--trace", str(tmp_path / "w.txt"))
+    assert proc.returncode == 2 and ".vcd or .fst" in proc.stderr
+    # the softmax target still parses as before
+    proc = hyq("sim", "softmax", "--help")
+    assert proc.returncode == 0 and "--method" in proc.stdout
+
+
+@pytest.mark.slow
+def test_hyq_sim_whole_mlp_bit_exact_with_cycles_and_trace(mlp_build, tmp_path):
+    build = tmp_path / "build"
+    shutil.copytree(mlp_build, build)
+    trace = tmp_path / "wave.vcd"
+    t0 = time.perf_counter()
+    proc = hyq("sim", str(build), "--trace", str(trace), "--count", "3")
+    first = time.perf_counter() - t0
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    rep = json.loads((build / "report.json").read_text())
+    sim = rep["rtlsim"]
+    assert sim["bit_exact"] is True and sim["samples"] == 3
+    assert {"cycles_per_inference", "initiation_interval", "estimate_cycles", "layers"} <= set(sim)
+    hw = [layer for layer in sim["layers"] if layer["op_type"].endswith("_rtl")]
+    assert hw and all(layer["simulated"] and layer["bit_exact"] for layer in hw)
+    # the float classifier scale stays on the host and is said so
+    host = [layer for layer in sim["layers"] if not layer["simulated"]]
+    assert [h["op_type"] for h in host] == ["ElementwiseMul_hls"] and "host" in host[0]["reason"]
+    net = sim["network"]
+    assert net["accelerator_mismatches"] == 0 and net["argmax_equal"]
+    assert net["max_rel_diff_vs_qonnx"] <= rtlsim.FLOAT_RTOL
+    # measured steady state = FINN's bottleneck estimate; latency near its critical path
+    assert sim["initiation_interval"] == rep["max_cycles"]
+    assert abs(sim["cycles_per_inference"] - rep["critical_path_cycles"]) <= 0.1 * rep["critical_path_cycles"]
+    assert "network" in proc.stdout and "MVAU_rtl_0" in proc.stdout
+    head = trace.read_text(errors="replace")[:2000]
+    assert "$timescale" in head and "$var" in head
+    # second run: simulators come from the content-hashed cache
+    t0 = time.perf_counter()
+    proc = hyq("sim", str(build), "--trace", str(trace), "--count", "3")
+    again = time.perf_counter() - t0
+    assert proc.returncode == 0 and "cached simulator" in proc.stdout
+    assert json.loads((build / "report.json").read_text())["rtlsim"]["network"]["cached"] is True
+    assert again < first
+
+
+@pytest.mark.slow
+def test_rtlsim_inputs_file_and_mismatch_is_reported(mlp_build, tmp_path):
+    """--inputs feeds given samples; random 8-bit images are simulated bit-exactly too."""
+    build = tmp_path / "build"
+    shutil.copytree(mlp_build, build)
+    x = np.random.default_rng(1).integers(0, 256, size=(2, 1, 8, 8)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    proc = hyq("sim", str(build), "--inputs", str(tmp_path / "x.npy"), "--no-layers")
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    sim = json.loads((build / "report.json").read_text())["rtlsim"]
+    assert sim["samples"] == 2 and sim["bit_exact"] and sim["layers"] == []
+    np.save(tmp_path / "bad.npy", x[:, :, :4])
+    proc = hyq("sim", str(build), "--inputs", str(tmp_path / "bad.npy"))
+    assert proc.returncode == 2 and "inputs must have shape" in proc.stderr
