@@ -100,10 +100,10 @@ def folding_plot(rows: Sequence[Mapping[str, Any]], group_by: Sequence[str] = ()
         groups.setdefault(g, []).append(r)
     fig = Figure(figsize=(5.5, 4))
     ax = fig.subplots()
-    for g, rs in groups.items():
+    for j, (g, rs) in enumerate(groups.items()):
         rs = sorted(rs, key=lambda r: r["LUT"])
         ax.plot([r["LUT"] for r in rs], [r["fps"] for r in rs], "-o", ms=5, label=g)
-        for r in rs:
+        for r in rs if j == len(groups) - 1 else ():   # target labels once, on the last line
             if r.get("axis:hardware.target_fps") is not None:
                 ax.annotate(f"target {r['axis:hardware.target_fps']}", (r["LUT"], r["fps"]),
                             textcoords="offset points", xytext=(4, -10), fontsize=7)
