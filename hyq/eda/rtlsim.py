@@ -135,7 +135,13 @@ def unpack(beats: list[int], inst, idx: int) -> np.ndarray:
     odt = inst.get_output_datatype(idx)
     shape = inst.get_folded_output_shape(idx)
     out = rtlsim_output_to_npy(beats, None, odt, shape, inst.get_outstream_width(idx), odt.bitwidth())
-    return np.asarray(out, dtype=np.float32).reshape(inst.get_normal_output_shape(idx))
+    out = np.asarray(out, dtype=np.float32)
+    if inst.onnx_node.op_type.startswith("ConvolutionInputGenerator") and inst.get_nodeattr("depthwise"):
+        # a depthwise SWG streams (.., C/SIMD, K_H*K_W, SIMD), the logical tensor is (.., K_H*K_W, C)
+        k = int(np.prod(inst.get_nodeattr("ConvKernelDim")))
+        simd = shape[-1]
+        out = out.reshape(*shape[:-2], -1, k, simd).swapaxes(-2, -3)
+    return out.reshape(inst.get_normal_output_shape(idx))
 
 
 def beats_per_sample(inst, idx: int, output: bool) -> int:

@@ -78,6 +78,12 @@ def find_verilator(origin: str | None = None) -> Verilator:
     raise HyqError(f"verilator not found ({' or '.join(order)}): {INSTALL_HINT}")
 
 
+#: make variables of Verilator's --build: light optimisation (compile time dominates short
+#: runs); CFG_CXXFLAGS_PCH_I is empty in the PyPI 5.38 wheel's verilated.mk, which breaks the
+#: precompiled header of designs big enough to be split into several files
+_MAKEFLAGS = "OPT_FAST=-O1 OPT_SLOW=-O1 OPT_GLOBAL=-O1 CFG_CXXFLAGS_PCH_I=-include"
+
+
 def _gparam(name: str, value: int) -> str:
     """A ``-G`` override; values beyond 32 bits are passed as sized Verilog literals."""
     value = int(value)
@@ -115,7 +121,7 @@ def build(top: str, sources: list[Path], harness: Path, params: dict[str, int],
                        *sorted({f"-I{h.parent}" for h in headers})])
     cmd = [str(tool.exe), "--cc", "--exe", "--build", "-j", "2", "--prefix", "Vdut",
            "--top-module", top, "--Mdir", str(tmp), "-o", "sim", "-Wno-fatal",
-           "-CFLAGS", cflags, "-MAKEFLAGS", "OPT_FAST=-O1 OPT_SLOW=-O1 OPT_GLOBAL=-O1",
+           "-CFLAGS", cflags, "-MAKEFLAGS", _MAKEFLAGS,
            *extra_args, *(_gparam(k, v) for k, v in params.items()),
            *(str(Path(s).resolve()) for s in sources), str(Path(harness).resolve())]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=tool.env())
