@@ -19,7 +19,7 @@ from pathlib import Path
 
 from qonnx.core.modelwrapper import ModelWrapper
 
-from hyq.dataflow import finn_env
+from hyq.dataflow import fast_cleanup, finn_env
 from hyq.dataflow.steps import step_hyq_convert_softmax, step_hyq_streamline
 from hyq.errors import HyqError
 from hyq.progress import info
@@ -137,6 +137,7 @@ def _translate(exc: Exception, step: str) -> HyqError:
 def build(model_path: Path, spec: BuildSpec, out_dir: Path) -> BuildResult:
     """Run the FINN dataflow steps of ``spec`` on the QONNX model at ``model_path``."""
     out_dir = Path(out_dir).resolve()
+    fast_cleanup.install()  # streamlining large graphs is quadratic without it
     inter = out_dir / "intermediate_models"
     inter.mkdir(parents=True, exist_ok=True)
     finn_env.use_build_dir(out_dir / "finn_gen")

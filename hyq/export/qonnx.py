@@ -74,10 +74,14 @@ class ExportCheck:
 
 
 def check(model: nn.Module, onnx_path: Path, x: torch.Tensor, input_scale: float | None = None,
-          rtol: float = 1e-4) -> ExportCheck:
+          rtol: float = 1e-3) -> ExportCheck:
     """Run ``x`` through Brevitas and through qonnx's executor; compare the outputs.
 
     Passes when every output agrees to float rounding: ``|diff| <= rtol * (1 + max|y|)``.
+    torch and onnxruntime sum float products in different orders, so an inner quantizer
+    can land one step apart on a rounding boundary; in deep hybrid models (dozens of
+    quantizers, attention matmuls) that moves a logit by a few 1e-4 of its range, which
+    ``rtol`` allows; an export error moves it by far more.
     """
     from qonnx.core.onnx_exec import execute_onnx
 

@@ -38,8 +38,11 @@ def export_untrained(name: str, path, in_channels: int = 3, num_classes: int = 1
     """
     import torch
 
+    from hyq.dataflow import fast_cleanup
     from hyq.export import export
     from hyq.quantize import calibrate
+
+    fast_cleanup.install()  # qonnx's cleanup of a large export is quadratic without it
 
     torch.manual_seed(seed)
     model = build_model(name, bits or BitSpec(), in_channels, num_classes, **options)
