@@ -1,0 +1,271 @@
+"""HyQ's integer softmax as a FINN hardware layer: ``HyqSoftmax`` and its ``HyqSoftmax_rtl``.
+
+``InferIntSoftmax`` turns an ``IntSoftmax`` node that reads integers (its dequantizing
+scale absorbed, see :class:`hyq.dataflow.transforms.AbsorbScaleIntoIntSoftmax`) into
+``HyqSoftmax`` -> ``Mul(2^-k)``: the layer streams the k-bit integers the RTL emits, the
+Mul restores the node's float output, so graph execution is unchanged. Only the ``uint``
+output format is converted; ``log2`` nodes stay ``IntSoftmax`` (outside the dataflow).
+
+- Python execution: :func:`hyq.integer.softmax_with_params` with the node's recorded
+  constants (the one integer reference); ``HyqSoftmax_rtl`` in ``rtlsim`` mode runs the
+  RTL in Verilator instead (:func:`hyq.eda.softmax.simulate`), no Vivado needed.
+- Cycles: rows x :func:`hyq.eda.softmax.cycles_per_row` (measured equal by the tests).
+- LUT/DSP/BRAM: :mod:`hyq.eda.softmax_cost`, fitted to Yosys runs of the same RTL.
+- Code generation (``_rtl``): a wrapper with FINN's port names around
+  ``hw/rtl/hyq_softmax_<method>.v``, whose parameters are the node's constants, plus the
+  RTL sources copied next to it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+
+import numpy as np
+from onnx import helper
+from qonnx.core.datatype import DataType
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.registry import add_op_to_domain, getCustomOp
+from qonnx.transformation.base import Transformation
+
+from hyq.dataflow.finn_env import finn_steps as _finn_steps
+
+_finn_steps()
+import finn.custom_op.fpgadataflow as _fpgadataflow  # noqa: E402
+import finn.custom_op.fpgadataflow.rtl as _rtl  # noqa: E402
+from finn.custom_op.fpgadataflow.hwcustomop import HWCustomOp  # noqa: E402
+from finn.custom_op.fpgadataflow.rtlbackend import RTLBackend  # noqa: E402
+
+from hyq.eda import softmax as _eda  # noqa: E402
+from hyq.eda import softmax_cost as _cost  # noqa: E402
+from hyq.integer.softmax import METHODS, OUT_FORMATS, SoftmaxParams, softmax_with_params  # noqa: E402
+
+_INT_FIELDS = ("in_bits", "out_bits", "n", "x0", "b", "c", "exp_shift", "exp_bits", "exp_max", "recip_shift")
+
+
+class HyqSoftmax(HWCustomOp):
+    """Integer softmax over the last axis (rows of N), SIMD elements per cycle."""
+
+    def get_nodeattr_types(self):
+        attrs = {name: ("i", True, 0) for name in _INT_FIELDS}
+        attrs.update({
+            "method": ("s", True, "linmax", set(METHODS)),
+            "out_format": ("s", True, "uint", set(OUT_FORMATS)),
+            "input_scale": ("f", True, 1.0),
+            "ifm_dim": ("ints", True, []),
+            "SIMD": ("i", False, 1),
+            "input_data_type": ("s", True, ""),
+        })
+        attrs.update(super().get_nodeattr_types())
+        return attrs
+
+    # ---- the reference's view ----
+    def params(self) -> SoftmaxParams:
+        """The node's integer constants; in_bits follows the input datatype (the RTL's lanes)."""
+        p = SoftmaxParams(method=self.get_nodeattr("method"), scale=float(self.get_nodeattr("input_scale")),
+                          out_format=self.get_nodeattr("out_format"),
+                          **{k: int(self.get_nodeattr(k)) for k in _INT_FIELDS})
+        return dataclasses.replace(p, in_bits=max(p.in_bits, self.get_input_datatype().bitwidth()))
+
+    def row_len(self) -> int:
+        return int(self.get_normal_input_shape()[-1])
+
+    def n_rows(self) -> int:
+        return int(np.prod(self.get_normal_input_shape()[:-1]))
+
+    # ---- shapes and types ----
+    def get_normal_input_shape(self, ind=0):
+        return tuple(self.get_nodeattr("ifm_dim"))
+
+    def get_normal_output_shape(self, ind=0):
+        return self.get_normal_input_shape()
+
+    def get_folded_input_shape(self, ind=0):
+        shape = list(self.get_normal_input_shape())
+        simd = self.get_nodeattr("SIMD")
+        if shape[-1] % simd:
+            raise ValueError(f"{self.onnx_node.name}: SIMD={simd} must divide the row length {shape[-1]}")
+        return tuple(shape[:-1] + [shape[-1] // simd, simd])
+
+    def get_folded_output_shape(self, ind=0):
+        return self.get_folded_input_shape()
+
+    def get_input_datatype(self, ind=0):
+        return DataType[self.get_nodeattr("input_data_type")]
+
+    def get_output_datatype(self, ind=0):
+        return DataType[f"UINT{self.get_nodeattr('out_bits')}"]
+
+    def get_instream_width(self, ind=0):
+        return self.get_input_datatype().bitwidth() * self.get_nodeattr("SIMD")
+
+    def get_outstream_width(self, ind=0):
+        return self.get_output_datatype().bitwidth() * self.get_nodeattr("SIMD")
+
+    def get_number_output_values(self):
+        return int(np.prod(self.get_folded_output_shape()[:-1]))
+
+    def infer_node_datatype(self, model):
+        node = self.onnx_node
+        self.set_nodeattr("input_data_type", model.get_tensor_datatype(node.input[0]).name)
+        model.set_tensor_datatype(node.output[0], self.get_output_datatype())
+
+    def verify_node(self):
+        info = []
+        try:
+            p = self.params()
+            info.append(f"HyqSoftmax {p.method}/{p.out_format}, {p.out_bits} bits, SIMD {self.get_nodeattr('SIMD')}")
+            self.get_folded_input_shape()
+        except Exception as exc:  # noqa: BLE001 - verify_node reports, it does not raise
+            info.append(f"HyqSoftmax attributes invalid: {exc}")
+        return info
+
+    # ---- execution, performance, resources ----
+    def execute_node(self, context, graph):
+        node = self.onnx_node
+        p = self.params()
+        x = np.rint(np.asarray(context[node.input[0]], dtype=np.float64) / p.scale).astype(np.int64)
+        x = x.reshape(self.get_normal_input_shape())
+        context[node.output[0]] = softmax_with_params(x, p).astype(np.float32)
+
+    def get_exp_cycles(self):
+        return self.n_rows() * _eda.cycles_per_row(self.row_len(), self.get_nodeattr("SIMD"), self.params())
+
+    def lut_estimation(self, fpgapart=None):
+        return _cost.lut_estimate(self.params(), self.row_len(), self.get_nodeattr("SIMD"))
+
+    def dsp_estimation(self, fpgapart=None):
+        return _cost.dsp_estimate(self.params(), self.get_nodeattr("SIMD"))
+
+    def bram_estimation(self, fpgapart=None):
+        return _cost.bram_estimate(self.params(), self.row_len(), self.get_nodeattr("SIMD"))
+
+    def bram_efficiency_estimation(self, fpgapart=None):
+        bram = self.bram_estimation()
+        return 1.0 if bram == 0 else self.row_len() * self.params().in_bits / (bram * 18 * 1024)
+
+    def get_op_and_param_counts(self):
+        return {f"op_softmax_{self.get_nodeattr('method')}": self.n_rows() * self.row_len()}
+
+
+class HyqSoftmax_rtl(HyqSoftmax, RTLBackend):  # noqa: N801 - FINN's naming of specialisations
+    """HyqSoftmax implemented by hw/rtl/hyq_softmax_<method>.v."""
+
+    def get_nodeattr_types(self):
+        attrs = dict(RTLBackend.get_nodeattr_types(self))
+        attrs.update(HyqSoftmax.get_nodeattr_types(self))
+        return attrs
+
+    def verilog_params(self) -> dict[str, int]:
+        dt = self.get_input_datatype()
+        return _eda.verilog_params(self.params(), self.row_len(), self.get_nodeattr("SIMD"), dt.signed())
+
+    def wrapper_verilog(self, top: str) -> str:
+        """A top module with FINN's AXI-stream port names around hyq_softmax_<method>."""
+        p = self.params()
+        iw, ow = self.get_instream_width(), self.get_outstream_width()
+        iwp, owp = self.get_instream_width_padded(), self.get_outstream_width_padded()
+        params = ",\n".join(f"        .{k}({v})" for k, v in self.verilog_params().items())
+        pad = owp - ow
+        out = f"{{{{{pad}{{1'b0}}}}, out_data}}" if pad else "out_data"
+        return f"""// Generated by hyq.dataflow.ops.softmax for FINN node {self.onnx_node.name}
+module {top} (
+    input  wire ap_clk,
+    input  wire ap_rst_n,
+    input  wire [{iwp - 1}:0] in0_V_TDATA,
+    input  wire in0_V_TVALID,
+    output wire in0_V_TREADY,
+    output wire [{owp - 1}:0] out0_V_TDATA,
+    output wire out0_V_TVALID,
+    input  wire out0_V_TREADY
+);
+    wire [{ow - 1}:0] out_data;
+    hyq_softmax_{p.method} #(
+{params}
+    ) core (
+        .ap_clk(ap_clk), .ap_rst_n(ap_rst_n),
+        .s_axis_tdata(in0_V_TDATA[{iw - 1}:0]), .s_axis_tvalid(in0_V_TVALID), .s_axis_tready(in0_V_TREADY),
+        .m_axis_tdata(out_data), .m_axis_tvalid(out0_V_TVALID), .m_axis_tready(out0_V_TREADY));
+    assign out0_V_TDATA = {out};
+endmodule
+"""
+
+    def generate_hdl(self, model, fpgapart, clk):
+        code_gen_dir = Path(self.get_nodeattr("code_gen_dir_ipgen"))
+        code_gen_dir.mkdir(parents=True, exist_ok=True)
+        top = self.get_verilog_top_module_name()
+        self.set_nodeattr("gen_top_module", top)
+        for src in _eda.rtl_sources():
+            shutil.copy(src, code_gen_dir / src.name)
+        (code_gen_dir / f"{top}.v").write_text(self.wrapper_verilog(top))
+        self.set_nodeattr("ipgen_path", str(code_gen_dir))
+        self.set_nodeattr("ip_path", str(code_gen_dir))
+
+    def get_rtl_file_list(self, abspath=False):
+        prefix = (self.get_nodeattr("code_gen_dir_ipgen") + "/") if abspath else ""
+        return [prefix + s.name for s in _eda.rtl_sources()] + [prefix + self.get_nodeattr("gen_top_module") + ".v"]
+
+    def code_generation_ipi(self):
+        cmd = [f"add_files -norecurse {f}" for f in self.get_rtl_file_list(abspath=True)]
+        cmd.append(f"create_bd_cell -type module -reference {self.get_nodeattr('gen_top_module')} "
+                   f"{self.onnx_node.name}")
+        return cmd
+
+    def execute_node(self, context, graph):
+        """``rtlsim``: the RTL in Verilator; any other mode: the integer reference."""
+        if self.get_nodeattr("exec_mode") != "rtlsim":
+            return HyqSoftmax.execute_node(self, context, graph)
+        node = self.onnx_node
+        p = self.params()
+        x = np.rint(np.asarray(context[node.input[0]], dtype=np.float64) / p.scale).astype(np.int64)
+        x = x.reshape(self.get_normal_input_shape())
+        y, _ = _eda.simulate(x, p, pe=self.get_nodeattr("SIMD"), in_signed=self.get_input_datatype().signed())
+        context[node.output[0]] = y.astype(np.float32)
+
+
+class InferIntSoftmax(Transformation):
+    """``IntSoftmax`` on integers (input_scale 1, last axis, uint) -> ``HyqSoftmax`` -> ``Mul(2^-k)``."""
+
+    def apply(self, model: ModelWrapper):
+        for node in model.graph.node:
+            if node.op_type != "IntSoftmax":
+                continue
+            inst = getCustomOp(node)
+            dt = model.get_tensor_datatype(node.input[0])
+            shape = model.get_tensor_shape(node.input[0])
+            axis = inst.get_nodeattr("axis")
+            if (inst.get_nodeattr("out_format") != "uint" or not dt.is_integer()
+                    or float(inst.get_nodeattr("input_scale")) != 1.0 or axis not in (-1, len(shape) - 1)):
+                continue
+            codes = model.make_new_valueinfo_name()
+            scale = model.make_new_valueinfo_name()
+            attrs = {k: int(inst.get_nodeattr(k)) for k in _INT_FIELDS}
+            hw = helper.make_node(
+                "HyqSoftmax", [node.input[0]], [codes], domain="finn.custom_op.fpgadataflow",
+                backend="fpgadataflow", name=f"HyqSoftmax_{node.name}", method=inst.get_nodeattr("method"),
+                out_format="uint", input_scale=1.0, ifm_dim=list(shape), SIMD=1, input_data_type=dt.name,
+                **attrs)
+            mul = helper.make_node("Mul", [codes, scale], [node.output[0]], name=f"Mul_{node.name}")
+            model.set_initializer(scale, np.asarray(2.0 ** -attrs["out_bits"], dtype=np.float32))
+            idx = list(model.graph.node).index(node)
+            model.graph.node.remove(node)
+            model.graph.node.insert(idx, mul)
+            model.graph.node.insert(idx, hw)
+            model.set_tensor_shape(codes, shape)
+            model.set_tensor_datatype(codes, DataType[f"UINT{attrs['out_bits']}"])
+            return model, True
+        return model, False
+
+
+def _register() -> None:
+    """Put the op into finn-plus' tables (SpecializeLayers looks there) and qonnx's cache."""
+    for table, domain, cls in ((_fpgadataflow.custom_op, _fpgadataflow.__name__, HyqSoftmax),
+                               (_rtl.custom_op, _rtl.__name__, HyqSoftmax_rtl)):
+        table[cls.__name__] = cls
+        add_op_to_domain(domain, cls)
+
+
+_register()
+
+__all__ = ["HyqSoftmax", "HyqSoftmax_rtl", "InferIntSoftmax"]
