@@ -123,3 +123,41 @@ def test_rtlsim_inputs_file_and_mismatch_is_reported(mlp_build, tmp_path):
     np.save(tmp_path / "bad.npy", x[:, :, :4])
     proc = hyq("sim", str(build), "--inputs", str(tmp_path / "bad.npy"))
     assert proc.returncode == 2 and "inputs must have shape" in proc.stderr
+
+
+@pytest.fixture(scope="module")
+def default_codegen(tmp_path_factory) -> Path:
+    """``hyq run`` of the default flow with RTL code generation (training shared via the cache)."""
+    import yaml
+
+    from hyq.config import DEFAULT_FLOW
+
+    out = tmp_path_factory.mktemp("default-codegen")
+    raw = yaml.safe_load(DEFAULT_FLOW.read_text())
+    raw["hardware"]["steps"] = "codegen"
+    flow = out / "codegen.yaml"
+    flow.write_text(yaml.safe_dump(raw))
+    proc = hyq("run", "--config", str(flow), "--out", str(out / "build"))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return out / "build"
+
+
+@pytest.mark.slow
+def test_hyq_sim_default_cnn_every_rtl_layer_bit_exact(default_codegen):
+    """Every layer of the default CNN with RTL (Thresholding, FMPadding, SWG incl. depthwise,
+    MVAU, DWC, FIFO) matches FINN's Python execution; the HLS layers are named, not simulated."""
+    proc = hyq("sim", str(default_codegen), "--count", "2")
+    sim = json.loads((default_codegen / "report.json").read_text())["rtlsim"]
+    rtl = [x for x in sim["layers"] if x["op_type"].endswith("_rtl")]
+    assert {x["op_type"] for x in rtl} >= {"Thresholding_rtl", "FMPadding_rtl", "ConvolutionInputGenerator_rtl",
+                                           "MVAU_rtl", "StreamingDataWidthConverter_rtl", "StreamingFIFO_rtl"}
+    bad = [x["name"] for x in rtl if not (x["simulated"] and x["bit_exact"])]
+    assert not bad, bad
+    for x in rtl:
+        if x["op_type"] in ("MVAU_rtl", "Thresholding_rtl", "FMPadding_rtl"):
+            assert x["initiation_interval"] == x["estimate_cycles"], x
+    hls = [x for x in sim["layers"] if x["op_type"].endswith("_hls")]
+    assert all(not x["simulated"] and "HLS" in x["reason"] for x in hls if x["op_type"] != "ElementwiseMul_hls")
+    # until those layers have RTL the whole network is not simulated, and the report says so
+    assert sim["network"] is None and sim["bit_exact"] is False and proc.returncode == 1
+    assert any("whole-network simulation skipped" in n for n in sim["notes"])
