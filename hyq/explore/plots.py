@@ -220,3 +220,33 @@ def cycles_plot(rows: Sequence[Mapping[str, Any]], x: str, path: Path | str | No
     ax.set_title(title or "cycles: simulation vs estimate", fontsize=10)
     save(fig, path)
     return fig
+
+
+def layer_cycles_plot(layers: Sequence[Mapping[str, Any]], path: Path | str | None = None,
+                      title: str | None = None):
+    """Per layer: initiation interval measured in Verilator vs FINN's cycle estimate.
+
+    ``layers``: dicts with name, op_type, simulated, initiation_interval, estimate_cycles (as
+    :class:`hyq.eda.rtlsim.LayerResult`); FIFOs and width converters (no estimate) are left out,
+    layers without RTL are shown with their estimate only.
+    """
+    import numpy as np
+
+    rows = [la for la in layers if la.get("estimate_cycles")]
+    fig = Figure(figsize=(6.5, 0.26 * len(rows) + 1.3))
+    ax = fig.subplots()
+    y = np.arange(len(rows))
+    ax.barh(y - 0.2, [la["estimate_cycles"] for la in rows], height=0.4, color=_REST, label="FINN estimate")
+    sim = [(i, la["initiation_interval"]) for i, la in enumerate(rows)
+           if la.get("simulated") and la.get("initiation_interval") is not None]
+    ax.barh([i + 0.2 for i, _ in sim], [v for _, v in sim], height=0.4, color="#1f77b4", label="Verilator II")
+    names = [la["name"] + ("" if la.get("simulated") else " (no RTL)") for la in rows]
+    ax.set_yticks(y, names, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("cycles per inference")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(title or "per-layer cycles: simulation vs estimate", fontsize=10)
+    fig.tight_layout()
+    save(fig, path)
+    return fig
