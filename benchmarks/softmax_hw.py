@@ -30,7 +30,8 @@ def _job(args: tuple) -> dict:
     method, unit, in_bits, scale, n, pe, out_format, out_bits, script = args
     p = hs.default_params(method, scale, in_bits, out_bits, out_format)
     res = hs.synthesize_exp(p, script) if unit == "exp" else hs.synthesize(p, n, pe, script=script)
-    return {k: res[k] for k in (*COLS, "LUT_LOGIC", "LUT_MEM")}
+    cycles = hs.cycles_per_row(n, pe, p) if unit == "unit" else 0
+    return {**{k: res[k] for k in (*COLS, "LUT_LOGIC", "LUT_MEM")}, "cycles/row": cycles}
 
 
 def measure(settings, n, pe, out_format, out_bits, family, jobs=2) -> list[dict]:
@@ -86,9 +87,9 @@ def main() -> None:
         os.environ["HYQ_CACHE"] = tempfile.mkdtemp(prefix="hyq-bench-")
 
     rows = measure(settings, a.n, a.pe, a.out_format, a.out_bits, a.family, a.jobs)
-    head = ("method", "unit", "N", "PE", "in_bits", "scale", *COLS, "LUT_nodsp")
+    head = ("method", "unit", "N", "PE", "in_bits", "scale", *COLS, "LUT_nodsp", "cycles/row")
     print(f"Yosys synth_xilinx -family {a.family}, out_format {a.out_format}; "
-          "unit = whole streaming softmax, exp = one lane's exp unit")
+          "unit = whole streaming softmax, exp = one lane's exp unit; cycles/row without stalls")
     print(" | ".join(f"{h:>9}" for h in head))
     for r in rows:
         print(" | ".join(f"{(f'{r[h]:.6g}' if isinstance(r[h], float) else r[h]):>9}" for h in head))
