@@ -110,6 +110,11 @@ def evaluate_task(flow: dict[str, Any], folder: str, meta: dict[str, Any], threa
     return row
 
 
+def _meta(p: Point, k: str) -> dict[str, Any]:
+    """The columns that identify a point in its space."""
+    return {"index": p.index, "key": k, **{f"axis:{a}": v for a, v in p.values.items()}, "label": p.label}
+
+
 @dataclass
 class ExploreResult:
     space: Space
@@ -173,8 +178,9 @@ def explore(space_path: Path | str, out_dir: Path | str, workers: int = 2, sched
     pending: list[tuple[Point, str]] = []
     for p, k in zip(space.points, keys):
         res = out / "points" / k / "result.json"
-        if res.is_file():
-            rows[p.index] = json.loads(res.read_text())
+        if res.is_file():   # same flow config; index and axis columns follow the current space
+            old = {c: v for c, v in json.loads(res.read_text()).items() if not c.startswith("axis:")}
+            rows[p.index] = {**_meta(p, k), **{c: v for c, v in old.items() if c not in ("index", "label")}}
         else:
             pending.append((p, k))
     cached = len(rows)
@@ -193,8 +199,7 @@ def explore(space_path: Path | str, out_dir: Path | str, workers: int = 2, sched
                 if tkey not in trains:
                     trains[tkey] = client.submit(train_task, p.flow, str(folder), threads,
                                                  key=f"train-{tkey}", pure=False)
-                meta = {"index": p.index, "key": k, **{f"axis:{a}": v for a, v in p.values.items()},
-                        "label": p.label}
+                meta = _meta(p, k)
                 fut = client.submit(evaluate_task, p.flow, str(folder), meta, threads, trains[tkey],
                                     key=f"point-{k}", pure=False)
                 futures[fut] = (p, k, meta)
