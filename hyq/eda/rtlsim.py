@@ -69,8 +69,15 @@ def _bytes_to_beats(data: bytes, bits: int) -> list[int]:
 
 def run(nodes: list[stitch.NodeRTL], graph_inputs: list[str], graph_outputs: list[str],
         in_beats: list[list[int]], out_counts: list[int], work: Path, trace: Path | None = None,
-        max_cycles: int | None = None, tool: verilator.Verilator | None = None) -> Run:
-    """Stitch ``nodes``, build (or reuse) the simulator, drive ``in_beats``, collect outputs."""
+        max_cycles: int | None = None, tool: verilator.Verilator | None = None, stall: float = 0.0,
+        seed: int = 0) -> Run:
+    """Stitch ``nodes``, build (or reuse) the simulator, drive ``in_beats``, collect outputs.
+
+    ``stall``: probability per cycle that a source withholds TVALID and, independently, that
+    a sink withholds TREADY (random backpressure, seeded by ``seed``).
+    """
+    if not 0 <= stall < 1:
+        raise HyqError(f"stall probability must lie in [0, 1), got {stall}")
     work = Path(work)
     src, data = work / "src", work / "run"
     sources = stitch.stage_sources(nodes, src, data)
@@ -96,8 +103,8 @@ def run(nodes: list[stitch.NodeRTL], graph_inputs: list[str], graph_outputs: lis
     lines = []
     total_in = sum(len(b) for b in in_beats)
     if max_cycles is None:
-        max_cycles = 200_000 + 2_000 * (total_in + sum(out_counts))
-    lines.append(f"{int(max_cycles)} 0 1.0 1.0")
+        max_cycles = (200_000 + 2_000 * (total_in + sum(out_counts))) / (1 - stall) ** 2
+    lines.append(f"{int(max_cycles)} {int(seed)} {1 - stall!r} {1 - stall!r}")
     for k, (beats, bits) in enumerate(zip(in_beats, in_bits)):
         f = data / f"in{k}.bin"
         f.write_bytes(_beats_to_bytes(beats, bits))
@@ -199,6 +206,7 @@ class SimResult:
     samples: int
     bit_exact: bool
     notes: list[str] = field(default_factory=list)
+    estimate_cycles: dict | None = None   # FINN's critical_path_cycles and max_cycles (the II)
 
     def as_report(self) -> dict:
         net = self.network or {}
@@ -207,7 +215,7 @@ class SimResult:
             "samples": self.samples,
             "cycles_per_inference": net.get("latency_cycles"),
             "initiation_interval": net.get("initiation_interval"),
-            "estimate_cycles": net.get("estimate_cycles"),
+            "estimate_cycles": self.estimate_cycles,
             "network": self.network,
             "layers": [asdict(r) for r in self.layers],
             "notes": self.notes,
@@ -355,7 +363,7 @@ def _parent_run(parent: ModelWrapper, x: np.ndarray, accel) -> np.ndarray:
     return ctx[parent.graph.output[0].name]
 
 
-def _network_inputs(build_dir: Path, report: dict, inputs: np.ndarray | None, count: int) -> np.ndarray:
+def network_inputs(build_dir: Path, report: dict, inputs: np.ndarray | None, count: int) -> np.ndarray:
     if inputs is not None:
         return np.asarray(inputs, dtype=np.float32)
     model = ModelWrapper(str(build_dir / "model.onnx"))
@@ -384,8 +392,13 @@ def _network_inputs(build_dir: Path, report: dict, inputs: np.ndarray | None, co
 
 def simulate_build(build_dir: Path, inputs: np.ndarray | None = None, count: int = 4,
                    trace: Path | None = None, layers: bool = True,
-                   tool: verilator.Verilator | None = None) -> SimResult:
-    """Simulate every RTL layer and, when all layers have RTL, the whole accelerator."""
+                   tool: verilator.Verilator | None = None, stall: float = 0.0) -> SimResult:
+    """Simulate every RTL layer and, when all layers have RTL, the whole accelerator.
+
+    ``inputs``: network inputs, batch first (default: ``count`` test samples of the flow's
+    dataset); ``trace``: .vcd/.fst waveform of the whole-network run; ``stall``: random
+    backpressure on the whole network's input and output streams (0: full rate).
+    """
     from qonnx.core.onnx_exec import execute_onnx
 
     if count < 1:
@@ -401,7 +414,7 @@ def simulate_build(build_dir: Path, inputs: np.ndarray | None = None, count: int
     model = sim_model(build_dir, report["part"], report["clock_ns"])
     info(f"simulation graph: {len(model.graph.node)} layers incl. FIFOs/DWCs ({time.perf_counter() - t0:.1f} s)")
     parent = ModelWrapper(str(build_dir / "finn" / "intermediate_models" / "dataflow_parent.onnx"))
-    xs = _network_inputs(build_dir, report, inputs, count)
+    xs = network_inputs(build_dir, report, inputs, count)
     qonnx = ModelWrapper(str(build_dir / "model.onnx"))
     qname = qonnx.graph.input[0].name
     qshape = qonnx.get_tensor_shape(qname)
@@ -427,28 +440,30 @@ def simulate_build(build_dir: Path, inputs: np.ndarray | None = None, count: int
         cached = any(r.cached for r in results if r.simulated)
         info(f"layer by layer done ({'cached simulator' if cached else 'compiled'}, {time.perf_counter() - t1:.1f} s)")
     network = None
+    estimate = {"critical_path_cycles": report.get("critical_path_cycles"), "max_cycles": report.get("max_cycles")}
     tail = host_tail(model)
     for r in results:
-        if any(r.name == n.name for n in tail):
-            r.reason = ("float op kept on the host (executed in Python by FINN's generic op)"
-                        if not r.simulated else r.reason)
+        if any(r.name == n.name for n in tail) and not r.simulated:
+            r.reason = "float op kept on the host (executed in Python by FINN's generic op)"
+    if tail:
+        notes.append(f"on the host, after the accelerator: {', '.join(n.name for n in tail)} (float output)")
     accel = [n for n in model.graph.node if n not in tail]
     missing = [n.name for n in accel if not n.op_type.endswith("_rtl")]
     if missing:
         notes.append(f"whole-network simulation skipped: no RTL for {', '.join(missing)}")
-        info(notes[-1])
+        info(notes[-1] + ("; no waveform written" if trace is not None else ""))
     else:
         t1 = time.perf_counter()
-        network = _simulate_network(model, accel, tail, parent, xs, ctxs, want_net, work / "network", trace, tool)
-        network["estimate_cycles"] = {"critical_path_cycles": report.get("critical_path_cycles"),
-                                      "max_cycles": report.get("max_cycles")}
+        network = _simulate_network(model, accel, tail, parent, xs, ctxs, want_net, work / "network", trace, tool,
+                                    stall)
+        network["estimate_cycles"] = estimate
         info(f"whole network ({len(accel)} layers in RTL, {len(tail)} on the host, {len(xs)} inputs): "
              f"{'bit-exact' if network['bit_exact'] else 'MISMATCH'} vs QONNX, "
              f"{network['latency_cycles']} cycles per inference, II {network['initiation_interval']} cycles; "
              f"FINN estimate {report.get('critical_path_cycles')} / {report.get('max_cycles')} "
              f"({time.perf_counter() - t1:.1f} s)")
     exact = bool(all(r.bit_exact for r in results if r.simulated) and network is not None and network["bit_exact"])
-    return SimResult(results, network, len(xs), exact, notes)
+    return SimResult(results, network, len(xs), exact, notes, estimate)
 
 
 def reference_contexts(model: ModelWrapper, parent: ModelWrapper, xs: np.ndarray) -> list[dict]:
@@ -469,7 +484,7 @@ def _capture(model: ModelWrapper, ins: list[np.ndarray], ctxs: list[dict]) -> li
 
 def _simulate_network(model: ModelWrapper, accel: list, tail: list, parent: ModelWrapper, xs: np.ndarray,
                       ctxs: list[dict], want_net: list[np.ndarray], work: Path, trace: Path | None,
-                      tool: verilator.Verilator | None) -> dict:
+                      tool: verilator.Verilator | None, stall: float = 0.0) -> dict:
     """Run the stitched RTL of ``accel`` on all samples back to back, finish with ``tail`` in
     Python, pass the result through the host nodes of the parent graph, compare with QONNX."""
     from qonnx.core.onnx_exec import execute_onnx
@@ -484,7 +499,7 @@ def _simulate_network(model: ModelWrapper, accel: list, tail: list, parent: Mode
     in_bits = next(s.bits for s in stitch.node_rtl(first).inputs if s.tensor == gin)
     in_beats = [b for c in ctxs for b in pack(c[gin], fi, i_idx, in_bits)]
     per = beats_per_sample(li, o_idx, True)
-    r = run(nodes, [gin], [gout], [in_beats], [per * len(xs)], work, trace=trace, tool=tool)
+    r = run(nodes, [gin], [gout], [in_beats], [per * len(xs)], work, trace=trace, tool=tool, stall=stall)
     outs = [unpack(r.beats[0][k * per:(k + 1) * per], li, o_idx) for k in range(len(xs))]
     accel_bad = sum(int(np.count_nonzero(o != np.asarray(c[gout]).reshape(o.shape))) for o, c in zip(outs, ctxs))
     generic = generic_model(model)
@@ -518,6 +533,7 @@ def _simulate_network(model: ModelWrapper, accel: list, tail: list, parent: Mode
         "total_cycles": r.cycles,
         "cached": r.cached,
         "trace": str(trace) if trace else None,
+        "stall": stall,
         **t,
     }
 

@@ -43,7 +43,7 @@ def _reference(build: Path, n: int = 2):
     model = rtlsim.sim_model(build, PART, 10.0)
     parent = ModelWrapper(str(build / "finn" / "intermediate_models" / "dataflow_parent.onnx"))
     rep = json.loads((build / "report.json").read_text())
-    xs = rtlsim._network_inputs(build, rep, None, n)
+    xs = rtlsim.network_inputs(build, rep, None, n)
     return model, rtlsim.reference_contexts(model, parent, xs)
 
 
@@ -119,6 +119,10 @@ def test_hyq_sim_whole_conv_net_bit_exact_with_cycles_and_trace(conv_build, tmp_
     assert proc.returncode == 0 and "cached simulator" in proc.stdout
     assert json.loads((build / "report.json").read_text())["rtlsim"]["network"]["cached"] is True
     assert again < first
+    # random backpressure on the accelerator's input and output: still bit-exact
+    proc = hyq("sim", str(build), "--no-layers", "--stall", "0.5", "--trace", str(trace))
+    net = json.loads((build / "report.json").read_text())["rtlsim"]["network"]
+    assert proc.returncode == 0 and net["bit_exact"] and net["stall"] == 0.5 and net["cached"]
 
 
 @pytest.mark.slow
