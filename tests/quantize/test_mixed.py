@@ -47,3 +47,23 @@ def test_mixed_precision_respects_the_budget(tiny_flow, digits):
     assert all(set(res.sensitivity[name]) == {8, 6, 4} for name in res.widths)
     with pytest.raises(HyqError, match="below"):
         mixed_precision(cfg, digits, 10, widths=(8, 4))
+
+
+@pytest.mark.slow
+def test_hyq_quantize_with_a_budget(tiny_flow, digits, tmp_path):
+    import json
+
+    from tests.conftest import hyq
+
+    layers = weight_layers(config.load(tiny_flow), digits)
+    budget = int(storage_bits(layers, {layer.name: 8 for layer in layers}) * 0.6)
+    out = tmp_path / "mixed"
+    proc = hyq("quantize", "--config", str(tiny_flow), "--method", "qads", "--budget-bits", str(budget),
+               "--widths", "8,6,4", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rep = json.loads((out / "quantize.json").read_text())
+    mixed = rep["mixed_precision"]
+    assert mixed["storage_bits"] <= budget == mixed["budget_bits"]
+    chosen = {layer["module"]: layer["wbits"] for layer in mixed["layers"]}
+    assert {layer["name"]: layer["wbits"] for layer in rep["layers"]} == chosen
+    assert sum(layer["params"] * layer["wbits"] for layer in mixed["layers"]) == mixed["storage_bits"]
