@@ -22,7 +22,7 @@ def write(tmp_path: Path, body: dict) -> Path:
     return p
 
 
-@pytest.mark.parametrize("name", ["small", "tiny"])
+@pytest.mark.parametrize("name", ["small", "tiny", "hybrid"])
 def test_shipped_spaces_load(name):
     s = load_space(SPACES / f"{name}.yaml")
     assert s.points and s.objectives
