@@ -63,11 +63,17 @@ def features(p: SoftmaxParams, n: int, pe: int) -> dict[str, float]:
         "z": pe * w["z"],
         "ibert": pe * w["z"] if p.method == "ibert" else 0.0,
         "out_uint": pe * (p.recip_shift + 1) if uint else 0.0,
-        "out_log2": 0.0 if uint else pe * (2**p.out_bits - 1) * (sum_bits + 2),
+        "out_log2": 0.0 if uint else pe * _log2_compare_bits(2**p.out_bits - 1, sum_bits + 2),
         "sum": pe * sum_bits,
         "div": sum_bits + p.recip_shift if uint else 0.0,
         "mem": row_buffer(n // pe, pe * p.in_bits)[0],
     }
+
+
+def _log2_compare_bits(zero_code: int, a_bits: int) -> int:
+    """Bits compared by hw/rtl/hyq_out_log2.v: threshold j (3e << (j - 1)) overlaps the
+    ``a_bits``-wide 2 sum + e on a_bits - j + 1 bits; beyond that only a zero test remains."""
+    return sum(max(1, a_bits - j + 1) for j in range(1, zero_code + 1))
 
 
 def row_buffer(depth: int, width: int) -> tuple[int, int]:
