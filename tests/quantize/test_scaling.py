@@ -14,6 +14,7 @@ from hyq.quantize import calibrate, float_mode
 from hyq.quantize.regions import find_regions
 from hyq.quantize.scaling import METHODS, ScalingOptions, region_mse, scale
 
+from tests.conftest import hyq
 from tests.quantize.conftest import mv2
 
 FAST = ScalingOptions(qads_iters=60, qads_lr=0.05, awq_grid=6, cle_iterations=3)
@@ -110,3 +111,27 @@ def test_unknown_method_and_selection():
     res = scale(mv2(), "qads", torch.rand(8, 1, 8, 8), layers=("*.project",), options=FAST)
     assert sorted(r.region.sinks for r in res.regions) == [("blocks.0.project",), ("blocks.1.project",)]
     assert find_regions(mv2(), ("nothing",))[0] == []
+
+
+def _layer_types(report: dict) -> list[str]:
+    return sorted(layer.get("op_type", layer.get("type", "?")) for layer in report["layers"])
+
+
+@pytest.mark.slow
+def test_folded_model_maps_to_the_same_finn_layers(tmp_path):
+    """The scaled model's FINN estimate build has the same hardware layers, none left unmapped."""
+    import json
+
+    x = torch.rand(64, 1, 8, 8)
+    reports = []
+    for name, method in (("plain", "none"), ("qads", "qads")):
+        m = mv2()
+        scale(m, method, x, options=FAST)
+        calibrate(m, x)
+        p = export(m, x[:1], tmp_path / f"{name}.onnx", input_scale=1 / 255)
+        proc = hyq("build", str(p), "--part", "xc7z020clg400-1", "--target-fps", "10000",
+                   "--out", str(tmp_path / name))
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        reports.append(json.loads((tmp_path / name / "report.json").read_text()))
+    assert reports[0]["unmapped_nodes"] == reports[1]["unmapped_nodes"] == []
+    assert _layer_types(reports[0]) == _layer_types(reports[1])
