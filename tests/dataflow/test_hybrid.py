@@ -1,0 +1,84 @@
+"""Hybrid CNN-Transformer models through the real FINN build: every node a HW layer, every
+compute layer costed, FINN's Python execution of the HW graph equal to QONNX execution."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.core.onnx_exec import execute_onnx as qonnx_execute
+
+from hyq.flow import build_onnx
+from hyq.models import export_untrained
+
+#: op families that compute (the rest only move or buffer data)
+COMPUTE = ("MVAU", "VVAU", "Thresholding", "Elementwise", "GlobalAccPool", "HyqSoftmax", "Lookup", "Pool",
+           "LayerNorm", "HWSoftmax", "Requant")
+RESOURCES = ("LUT", "BRAM_18K", "URAM", "DSP")
+
+
+def build_untrained(out: Path, name: str, part: str, target_fps: int, **export_kwargs) -> tuple[Path, dict]:
+    onnx_path = export_untrained(name, out / f"{name}.onnx", **export_kwargs)
+    return onnx_path, build_onnx(onnx_path, part, out / "build", target_fps=target_fps)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    out = tmp_path_factory.mktemp("hybrid-tiny")
+    return build_untrained(out, "hybrid-tiny", "xc7z020clg400-1", 1000, in_channels=1, num_classes=10, size=8,
+                           samples=16)
+
+
+def hw_graph(report: dict) -> ModelWrapper:
+    """The HW graph right after conversion (generic HW layers, executable in Python)."""
+    inter = Path(report["build_dir"]) / "intermediate_models"
+    return ModelWrapper(str(next(inter.glob("*_step_convert_to_hw.onnx"))))
+
+
+def check_complete(report: dict) -> None:
+    assert report["unmapped_nodes"] == []
+    assert len(report["host_nodes"]) == 1  # the NCHW -> NHWC input transpose
+    ops = {layer["op_type"].split("_")[0] for layer in report["layers"]}
+    assert {"MVAU", "HyqSoftmax", "ElementwiseAdd", "Thresholding"} <= ops
+    for layer in report["layers"]:
+        if layer["op_type"].startswith(COMPUTE):
+            assert sum(layer[k] for k in RESOURCES) > 0, layer
+
+
+def check_execution_equal(onnx_path: Path, report: dict, shape: tuple, samples: int = 2) -> None:
+    from finn.core.onnx_exec import execute_onnx as finn_execute
+
+    qonnx_model, hw = ModelWrapper(str(onnx_path)), hw_graph(report)
+    rng = np.random.default_rng(0)
+    for _ in range(samples):
+        x = rng.integers(0, 256, shape).astype(np.float32)
+        want = qonnx_execute(qonnx_model, {qonnx_model.graph.input[0].name: x})[qonnx_model.graph.output[0].name]
+        got = finn_execute(hw, {hw.graph.input[0].name: x})[hw.graph.output[0].name]
+        assert got.shape == want.shape
+        assert np.allclose(got, want, rtol=1e-5, atol=1e-5 * float(np.abs(want).max())), np.abs(got - want).max()
+
+
+def test_hybrid_tiny_maps_completely_with_costs(tiny):
+    check_complete(tiny[1])
+    assert tiny[1]["static_storage"]["weight_ratio_vs_fp32"] == pytest.approx(0.25)
+
+
+def test_hybrid_tiny_finn_execution_equals_qonnx(tiny):
+    check_execution_equal(tiny[0], tiny[1], (1, 1, 8, 8))
+
+
+@pytest.mark.slow
+def test_mobilevit_xxs_builds_on_xczu3eg(tmp_path):
+    onnx_path = export_untrained("mobilevit-xxs", tmp_path / "xxs.onnx")
+    t0 = time.perf_counter()
+    report = build_onnx(onnx_path, "xczu3eg-sbva484-1-e", tmp_path / "build", target_fps=100)
+    minutes = (time.perf_counter() - t0) / 60
+    check_complete(report)
+    s = report["static_storage"]
+    assert s["weight_ratio_vs_fp32"] == pytest.approx(0.25)
+    assert s["threshold_bits"] > 0
+    assert minutes < 15
+    check_execution_equal(onnx_path, report, (1, 3, 256, 256), samples=1)
