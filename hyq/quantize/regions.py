@@ -19,6 +19,7 @@ consumed by an operation the walk does not know - is reported as skipped, never 
 from __future__ import annotations
 
 import fnmatch
+import functools
 from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -62,6 +63,7 @@ class Skipped:
     reason: str
 
 
+@functools.cache
 def _hyq_functions() -> tuple:
     """Plain functions of hyq.nn (reshapes such as unfold/fold): recorded as calls, not traced into."""
     import importlib
@@ -123,8 +125,11 @@ def is_pointwise(m: nn.Module) -> bool:
 
 
 def _foldable_source(m: nn.Module) -> bool:
+    """BatchNorm / LayerNorm with an affine part, conv or linear: outputs divisible per channel."""
     if isinstance(m, beq._batch_norm):
         return m.affine
+    if isinstance(m, nn.LayerNorm):
+        return m.elementwise_affine and m.weight is not None and m.weight.dim() == 1
     return isinstance(m, (nn.Conv2d, nn.Linear))
 
 

@@ -62,3 +62,25 @@ def test_input_act_bits_follow_the_bitspec():
     assert bits["blocks.0.project"] == 5
     assert bits["classifier"] == 3  # through flatten and pooling
     assert bits["blocks.1.project"] == 8
+
+
+def test_hybrid_tiny_regions_reach_the_mobilevit_block():
+    from hyq.models import build_model
+
+    from tests.quantize.conftest import randomise_bn
+
+    torch.manual_seed(0)
+    m = randomise_bn(build_model("hybrid-tiny", BitSpec(), 1, 10)).eval()
+    x = torch.rand(4, 1, 8, 8)
+    before = _float_out(m, x)
+    regions, skipped = find_regions(m, sample=x)
+    sinks = {s for r in regions for s in r.sinks}
+    assert {"blocks.3.to_tokens", "blocks.3.layers.0.fc1", "blocks.3.layers.0.fc2", "blocks.0.project"} <= sinks
+    # attention projections sit inside a module torch.fx cannot trace: never scaled
+    assert not any(".attn." in s for s in sinks)
+    assert any(".attn." in s for s in unreached_pointwise(m, regions, skipped))
+    g = torch.Generator().manual_seed(2)
+    for r in regions:
+        fold(m, r, torch.exp(torch.randn(r.channels, generator=g)))
+    after = _float_out(m, x)
+    assert torch.allclose(before, after, rtol=1e-4, atol=1e-4 * float(before.abs().max()))
