@@ -144,7 +144,7 @@ def _client(workers: int, scheduler: str | None):
     if scheduler:
         return Client(scheduler), None
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                           dashboard_address=None, memory_limit=0, silence_logs=logging.ERROR)
+                           dashboard_address=":0", memory_limit=0, silence_logs=logging.ERROR)
     return Client(cluster), cluster
 
 
