@@ -83,7 +83,7 @@ def test_tiny_space_resumes_and_finds_the_pareto_set(tmp_path):
     from dask.distributed import LocalCluster
 
     (out / "points" / rows[0]["key"] / "result.json").unlink()
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
         remote = hyq("explore", "--space", str(TINY), "--out", str(out), "--scheduler", cluster.scheduler_address)
     assert remote.returncode == 0, remote.stdout[-3000:] + remote.stderr[-3000:]
     assert f"dask: scheduler {cluster.scheduler_address}" in remote.stdout and "point 3/3 done" in remote.stdout
