@@ -253,6 +253,7 @@ def stage_sources(nodes: list[NodeRTL], src_dir: Path, data_dir: Path | None) ->
     src_dir.mkdir(parents=True, exist_ok=True)
     lib: dict[str, Path] = {}
     gen: list[Path] = []
+    staged: dict[str, str] = {}  # generated file name -> text (layers may copy shared RTL)
     for n in nodes:
         for f in n.lib_sources:
             prev = lib.setdefault(f.name, f)
@@ -261,6 +262,11 @@ def stage_sources(nodes: list[NodeRTL], src_dir: Path, data_dir: Path | None) ->
         for f in n.gen_sources:
             text = f.read_text().replace(f"{n.code_gen_dir}/", f"{n.name}/").replace(str(n.code_gen_dir), n.name)
             text = text.replace('"./', f'"{n.name}/')  # paths FINN wrote relative to code_gen_dir
+            if f.name in staged:
+                if staged[f.name] != text:
+                    raise HyqError(f"two layers generate different RTL files named {f.name}")
+                continue
+            staged[f.name] = text
             dst = src_dir / f.name
             dst.write_text(text)
             gen.append(dst)

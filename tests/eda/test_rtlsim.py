@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from pathlib import Path
 
 import numpy as np
@@ -88,9 +87,7 @@ def test_hyq_sim_whole_conv_net_bit_exact_with_cycles_and_trace(conv_build, tmp_
     build = tmp_path / "build"
     shutil.copytree(conv_build, build)
     trace = tmp_path / "wave.vcd"
-    t0 = time.perf_counter()
     proc = hyq("sim", str(build), "--trace", str(trace), "--count", "3")
-    first = time.perf_counter() - t0
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     rep = json.loads((build / "report.json").read_text())
     sim = rep["rtlsim"]
@@ -113,12 +110,9 @@ def test_hyq_sim_whole_conv_net_bit_exact_with_cycles_and_trace(conv_build, tmp_
     head = trace.read_text(errors="replace")[:2000]
     assert "$timescale" in head and "$var" in head
     # second run: simulators come from the content-hashed cache
-    t0 = time.perf_counter()
     proc = hyq("sim", str(build), "--trace", str(trace), "--count", "3")
-    again = time.perf_counter() - t0
     assert proc.returncode == 0 and "cached simulator" in proc.stdout
     assert json.loads((build / "report.json").read_text())["rtlsim"]["network"]["cached"] is True
-    assert again < first
     # random backpressure on the accelerator's input and output: still bit-exact
     proc = hyq("sim", str(build), "--no-layers", "--stall", "0.5", "--trace", str(trace))
     net = json.loads((build / "report.json").read_text())["rtlsim"]["network"]
