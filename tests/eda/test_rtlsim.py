@@ -171,3 +171,42 @@ def test_hyq_sim_default_cnn_every_rtl_layer_bit_exact(default_codegen):
     # until those layers have RTL the whole network is not simulated, and the report says so
     assert sim["network"] is None and sim["bit_exact"] is False and proc.returncode == 1
     assert any("whole-network simulation skipped" in n for n in sim["notes"])
+
+
+def test_hyq_softmax_layer_rtlsim_through_the_generic_path(tmp_path):
+    """hyq's own HW layer (HyqSoftmax_rtl) goes through the same layer rtlsim as FINN's."""
+    from finn.transformation.fpgadataflow.prepare_ip import PrepareIP
+    from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
+    from onnx import TensorProto, helper
+    from qonnx.core.datatype import DataType
+    from qonnx.transformation.general import GiveUniqueNodeNames
+    from qonnx.transformation.infer_shapes import InferShapes
+    from qonnx.util.basic import qonnx_make_model
+
+    from hyq.dataflow import finn_env
+    from hyq.dataflow.ops.softmax import InferIntSoftmax
+    from hyq.dataflow.transforms import AbsorbScaleIntoIntSoftmax
+    from hyq.integer.softmax import softmax_params
+    from hyq.nn.softmax import node_attributes
+
+    shape, scale = (1, 2, 4, 16), 0.0625
+    attrs = {k.rsplit("_", 1)[0]: v for k, v in node_attributes(softmax_params(scale, "linmax"), -1).items()}
+    graph = helper.make_graph(
+        [helper.make_node("Mul", ["x", "c"], ["xs"]),
+         helper.make_node("IntSoftmax", ["xs"], ["y"], domain="hyq.export.ops", **attrs)], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)])
+    model = ModelWrapper(qonnx_make_model(graph))
+    model.set_initializer("c", np.asarray(scale, dtype=np.float32))
+    model.set_tensor_datatype("x", DataType["INT8"])
+    model = model.transform(InferShapes()).transform(AbsorbScaleIntoIntSoftmax()).transform(InferIntSoftmax())
+    finn_env.use_build_dir(tmp_path / "finn_gen")
+    model = model.transform(SpecializeLayers(PART)).transform(GiveUniqueNodeNames())
+    model = model.transform(PrepareIP(PART, 10.0))
+    node = model.graph.node[0]
+    assert node.op_type == "HyqSoftmax_rtl"
+    xs = np.random.default_rng(0).integers(-128, 128, (2, *shape[1:])).astype(np.float32)
+    ctxs = [rtlsim.python_exec(model, x[None]) for x in xs]
+    (res,) = rtlsim.simulate_layers(model, [node], ctxs, tmp_path / "sim")
+    assert res.simulated and res.bit_exact, res
+    assert res.estimate_cycles and res.initiation_interval >= res.estimate_cycles * 0.5
