@@ -44,7 +44,12 @@ def entry(kind: str, k: str, make: Callable[[Path], None]) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{k}-", dir=final.parent))
     try:
         make(tmp)
-        os.replace(tmp, final)
+        try:
+            os.replace(tmp, final)
+        except OSError:
+            if not final.is_dir():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)  # another process filled the same key first
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
