@@ -62,11 +62,15 @@ def to_model_input(x: torch.Tensor, input_scale: float | None) -> np.ndarray:
 
 @dataclass(frozen=True)
 class ExportCheck:
-    """Brevitas vs QONNX executor on a batch."""
+    """Brevitas vs QONNX executor on a batch.
+
+    ``samples_differing``: samples whose output differs beyond float rounding anywhere.
+    """
 
     samples: int
     max_abs_diff: float
     argmax_agreement: float
+    samples_differing: int
     passed: bool
 
     def as_dict(self) -> dict:
@@ -74,14 +78,15 @@ class ExportCheck:
 
 
 def check(model: nn.Module, onnx_path: Path, x: torch.Tensor, input_scale: float | None = None,
-          rtol: float = 1e-3) -> ExportCheck:
+          rtol: float = 1e-3, tie_fraction: float = 0.05) -> ExportCheck:
     """Run ``x`` through Brevitas and through qonnx's executor; compare the outputs.
 
-    Passes when every output agrees to float rounding: ``|diff| <= rtol * (1 + max|y|)``.
-    torch and onnxruntime sum float products in different orders, so an inner quantizer
-    can land one step apart on a rounding boundary; in deep hybrid models (dozens of
-    quantizers, attention matmuls) that moves a logit by a few 1e-4 of its range, which
-    ``rtol`` allows; an export error moves it by far more.
+    A sample agrees when every output is equal to float rounding,
+    ``|diff| <= rtol * (1 + max|y|)``. torch and onnxruntime sum float products in
+    different orders, so a value exactly on a quantizer's rounding boundary can land one
+    step apart and move that one sample's output; an export error moves every sample.
+    The check passes when at most ``tie_fraction`` of the samples (at least one) differ;
+    how many did is recorded.
     """
     from qonnx.core.onnx_exec import execute_onnx
 
@@ -93,10 +98,13 @@ def check(model: nn.Module, onnx_path: Path, x: torch.Tensor, input_scale: float
     xin = to_model_input(x, input_scale)
     got = np.concatenate([execute_onnx(mw, {iname: xin[i : i + 1]})[oname] for i in range(len(xin))])
     got = got.reshape(ref.shape)
-    diff = float(np.abs(got - ref).max())
-    agree = float((got.argmax(-1) == ref.argmax(-1)).mean()) if ref.ndim > 1 else 1.0
+    err = np.abs(got - ref).reshape(len(ref), -1)
     tol = rtol * (1.0 + float(np.abs(ref).max()))
-    return ExportCheck(samples=len(x), max_abs_diff=diff, argmax_agreement=agree, passed=diff <= tol)
+    differing = int((err.max(axis=1) > tol).sum())
+    agree = float((got.argmax(-1) == ref.argmax(-1)).mean()) if ref.ndim > 1 else 1.0
+    allowed = max(1, int(tie_fraction * len(ref)))
+    return ExportCheck(samples=len(x), max_abs_diff=float(err.max()), argmax_agreement=agree,
+                       samples_differing=differing, passed=differing <= allowed)
 
 
 def load_checked(path: Path) -> ModelWrapper:

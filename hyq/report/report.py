@@ -128,7 +128,8 @@ def to_markdown(rep: dict[str, Any]) -> str:
     if "export_check" in rep:
         e = rep["export_check"]
         lines.append(f"| Brevitas == QONNX | {'yes' if e['passed'] else 'NO'} "
-                     f"(max abs diff {e['max_abs_diff']:.2e} on {e['samples']} samples) |")
+                     f"({e.get('samples_differing', 0)} of {e['samples']} samples differ beyond float rounding, "
+                     f"max abs diff {e['max_abs_diff']:.2e}) |")
     lines.append(f"| unmapped nodes | {', '.join(rep['unmapped_nodes']) or 'none'} |")
     lines.append(f"| host layout nodes | {', '.join(rep['host_nodes']) or 'none'} |")
     lines += ["", "| layer | op | LUT | BRAM_18K | URAM | DSP | cycles |", "|---|---|---|---|---|---|---|"]
@@ -156,7 +157,9 @@ def summary(rep: dict[str, Any]) -> str:
         a = rep["accuracy"]
         rows.append(("accuracy float / quantized", f"{a['float']:.4f} / {a['quantized']:.4f} on {a['samples']} {a['dataset']} samples"))
     if "export_check" in rep:
-        rows.append(("Brevitas == QONNX", "yes" if rep["export_check"]["passed"] else "NO"))
+        e = rep["export_check"]
+        rows.append(("Brevitas == QONNX", ("yes" if e["passed"] else "NO")
+                     + f" ({e.get('samples_differing', 0)}/{e['samples']} samples differ beyond float rounding)"))
     rows.append(("unmapped nodes", ", ".join(rep["unmapped_nodes"]) or "none"))
     rows.append(("vendor tools", "yes" if rep["vendor_tools"] else "no (FINN estimates only)"))
     w = max(len(k) for k, _ in rows)

@@ -31,7 +31,7 @@ def test_export_matches_brevitas_with_uint8_input(calibrated, tmp_path):
     raw = to_model_input(ds.x_test[:4], 1 / 255)
     assert raw.min() >= 0 and raw.max() <= 255 and np.array_equal(raw, np.round(raw))
     res = check(m, path, ds.x_test[:16], input_scale=1 / 255)
-    assert res.passed and res.argmax_agreement == 1.0, res
+    assert res.passed and res.samples_differing == 0 and res.argmax_agreement == 1.0, res
 
 
 def test_check_detects_a_different_model(calibrated, tmp_path):
@@ -40,7 +40,8 @@ def test_check_detects_a_different_model(calibrated, tmp_path):
     with torch.no_grad():
         m.classifier.weight.mul_(2.0)  # Brevitas side changes, the ONNX file does not
     try:
-        assert not check(m, path, ds.x_test[:8], input_scale=1 / 255).passed
+        res = check(m, path, ds.x_test[:8], input_scale=1 / 255)
+        assert not res.passed and res.samples_differing == 8
     finally:
         with torch.no_grad():
             m.classifier.weight.mul_(0.5)
