@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import re
 import time
 from collections.abc import Callable
@@ -147,7 +148,10 @@ def build(model_path: Path, spec: BuildSpec, out_dir: Path) -> BuildResult:
     progress_file = out_dir / "progress.json"
     done: list[str] = []
     if progress_file.is_file():
-        prog = json.loads(progress_file.read_text())
+        try:
+            prog = json.loads(progress_file.read_text())
+        except ValueError:  # unreadable record: start over rather than trust it
+            prog = {}
         if prog.get("fingerprint") == fp and prog.get("done") == names[: len(prog.get("done", []))]:
             done = [n for n in prog["done"] if (inter / f"{names.index(n):02d}_{n}.onnx").is_file()]
     cfg = _finn_cfg(spec, out_dir)
@@ -178,7 +182,9 @@ def build(model_path: Path, spec: BuildSpec, out_dir: Path) -> BuildResult:
         seconds[name] = round(time.perf_counter() - t0, 2)
         model.save(str(inter / f"{i:02d}_{name}.onnx"))
         done.append(name)
-        progress_file.write_text(json.dumps({"fingerprint": fp, "done": done}, indent=1))
+        tmp = progress_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"fingerprint": fp, "done": done}, indent=1))
+        os.replace(tmp, progress_file)  # atomic: an interruption never leaves half a record
         info(f"FINN step {i + 1}/{len(names)} {name} ({seconds[name]:.1f} s)")
     final = inter / f"{len(names) - 1:02d}_{names[-1]}.onnx"
     parent = inter / "dataflow_parent.onnx"

@@ -57,3 +57,10 @@ def test_build_spec_validation(tmp_path):
     with pytest.raises(HyqError, match="clock period"):
         BuildSpec(part="xc7z020clg400-1", clock_ns=0)
     assert BuildSpec(part="xc7z020clg400-1").target_fps == 10000
+
+
+def test_unreadable_progress_record_restarts_the_build(copied_build):
+    model, out = copied_build
+    (out / "progress.json").write_text('{"fingerprint": "ab')  # cut short by a crash
+    result = build(model, BuildSpec(part="xc7z020clg400-1", target_fps=10000), out)
+    assert result.resumed_after is None and list(result.seconds) == NAMES
