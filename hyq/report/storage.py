@@ -14,6 +14,7 @@ float initializers except quantizer scale / zero-point / bit-width inputs.
 from __future__ import annotations
 
 import numpy as np
+from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
@@ -36,8 +37,6 @@ def storage_bits(model: ModelWrapper) -> dict[str, int]:
             count = int(np.prod(init.shape))
             if base in _MATRIX_OPS and idx == 1:
                 width = getCustomOp(node).get_nodeattr("weightDataType")
-                from qonnx.core.datatype import DataType
-
                 bits["weight_bits"] += count * DataType[width].bitwidth()
                 bits["weight_count"] += count
             elif (base in _MATRIX_OPS and idx == 2) or (base == "Thresholding" and idx == 1):
