@@ -17,7 +17,8 @@ from typing import Any
 
 
 def root() -> Path:
-    return Path(os.environ.get("HYQ_CACHE", Path.home() / ".cache" / "hyq"))
+    env = os.environ.get("HYQ_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "hyq"
 
 
 def key(payload: Any, files: Iterable[Path] = ()) -> str:

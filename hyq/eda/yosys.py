@@ -16,7 +16,7 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
-from hyq.eda.cache import cache_root, content_hash
+from hyq import cache
 from hyq.errors import HyqError
 
 SYNTH_DIR = Path(__file__).resolve().parents[2] / "hw" / "synth"
@@ -71,8 +71,8 @@ def synth(top: str, sources: list[Path], params: dict[str, int], script: str = "
     if not script_path.exists():
         raise HyqError(f"no synthesis script {script_path}; choose one of "
                        f"{sorted(p.stem for p in SYNTH_DIR.glob('*.ys'))}")
-    key = content_hash([*sources, script_path], {"top": top, "params": params, "yosys": version})
-    out_dir = cache_root() / "yosys" / f"{top}-{key}"
+    key = cache.key({"top": top, "params": params, "yosys": version}, [*sources, script_path])
+    out_dir = cache.root() / "yosys" / f"{top}-{key}"
     result_file = out_dir / "result.json"
     if result_file.exists():
         return json.loads(result_file.read_text())
