@@ -77,3 +77,17 @@ def step_hyq_convert_softmax(model: ModelWrapper, cfg) -> ModelWrapper:
         model = model.transform(RoundAndClipThresholds())
         model = model.transform(RemoveIdentityMultiThreshold())
     return model.transform(GiveUniqueNodeNames())
+
+
+def step_hyq_rtl_layers(model: ModelWrapper, cfg) -> ModelWrapper:
+    """FINN layers that finn-plus implements only in HLS on this part -> hyq's RTL layers.
+
+    Runs after folding, so the stand-ins inherit FINN's PE/SIMD. Without an HLS compiler an
+    ``_hls`` layer can be neither generated nor simulated; with the RTL stand-ins every
+    layer of the default models is Verilog that Verilator and Yosys read.
+    """
+    finn_steps()
+    import hyq.dataflow.ops  # noqa: F401 - registers the stand-ins
+    from hyq.dataflow.transforms import UseHyqRTL
+
+    return model.transform(UseHyqRTL(cfg.fpga_part))

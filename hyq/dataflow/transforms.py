@@ -85,3 +85,33 @@ class RemoveIdentityMultiThreshold(Transformation):
             model.graph.node.remove(node)
             return model, True
         return model, False
+
+
+class UseHyqRTL(Transformation):
+    """FINN ``_hls`` layers -> hyq's RTL stand-ins (:mod:`hyq.dataflow.ops.registry`).
+
+    Each node whose op type has a registered replacement, and for which the replacement's
+    ``possible(inst, part)`` holds, becomes that ``_rtl`` op in FINN's rtl domain. Its
+    attributes carry over (folding, data types, shapes), except HLS-backend ones the RTL
+    layer does not declare.
+    """
+
+    def __init__(self, part: str):
+        super().__init__()
+        self.part = part
+
+    def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
+        from hyq.dataflow.ops.registry import REPLACEMENTS, RTL_DOMAIN
+
+        changed = False
+        for node in model.graph.node:
+            rep = REPLACEMENTS.get(node.op_type)
+            if rep is None or (rep.possible is not None and not rep.possible(getCustomOp(node), self.part)):
+                continue
+            node.op_type, node.domain = rep.rtl.__name__, RTL_DOMAIN
+            known = set(getCustomOp(node).get_nodeattr_types())
+            keep = [a for a in node.attribute if a.name in known or a.name == "backend"]
+            del node.attribute[:]
+            node.attribute.extend(keep)
+            changed = True
+        return model, changed

@@ -26,17 +26,16 @@ import numpy as np
 from onnx import helper
 from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
-from qonnx.custom_op.registry import add_op_to_domain, getCustomOp
+from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.base import Transformation
 
 from hyq.dataflow.finn_env import finn_steps as _finn_steps
 
 _finn_steps()
-import finn.custom_op.fpgadataflow as _fpgadataflow  # noqa: E402
-import finn.custom_op.fpgadataflow.rtl as _rtl  # noqa: E402
 from finn.custom_op.fpgadataflow.hwcustomop import HWCustomOp  # noqa: E402
 from finn.custom_op.fpgadataflow.rtlbackend import RTLBackend  # noqa: E402
 
+from hyq.dataflow.ops.registry import register  # noqa: E402
 from hyq.eda import softmax as _eda  # noqa: E402
 from hyq.eda import softmax_cost as _cost  # noqa: E402
 from hyq.integer.softmax import METHODS, OUT_FORMATS, SoftmaxParams, softmax_with_params  # noqa: E402
@@ -258,14 +257,6 @@ class InferIntSoftmax(Transformation):
         return model, False
 
 
-def _register() -> None:
-    """Put the op into finn-plus' tables (SpecializeLayers looks there) and qonnx's cache."""
-    for table, domain, cls in ((_fpgadataflow.custom_op, _fpgadataflow.__name__, HyqSoftmax),
-                               (_rtl.custom_op, _rtl.__name__, HyqSoftmax_rtl)):
-        table[cls.__name__] = cls
-        add_op_to_domain(domain, cls)
-
-
-_register()
+register(HyqSoftmax, HyqSoftmax_rtl)
 
 __all__ = ["HyqSoftmax", "HyqSoftmax_rtl", "InferIntSoftmax"]
