@@ -91,11 +91,20 @@ def _cmd_sim_build(args: argparse.Namespace) -> int:
 
     inputs = np.load(args.inputs) if args.inputs else None
     res = rtlsim.simulate_build(args.build_dir, inputs=inputs, count=args.count, trace=args.trace,
-                                layers=not args.no_layers, tool=_verilator_tool(args.verilator), stall=args.stall)
+                                layers=not args.no_layers, tool=_verilator_tool(args.verilator), stall=args.stall,
+                                trace_depth=args.trace_depth)
     print("\n" + rtlsim.table(res) + "\n", flush=True)
-    path = rtlsim.update_report(args.build_dir, res)
     if args.trace and res.network:
         info(f"waveform: {args.trace}")
+        if args.trace.suffix == ".vcd":
+            from hyq.eda.waveform import stream_activity
+            from hyq.explore.plots import stream_activity_plot
+
+            plot = args.trace.with_name(args.trace.stem + "_activity")
+            stream_activity_plot(stream_activity(args.trace), path=plot)
+            res.network["activity_plot"] = f"{plot}.png"
+            info(f"stream activity: {plot}.png and .svg")
+    path = rtlsim.update_report(args.build_dir, res)
     info(f"rtlsim: {'bit-exact' if res.bit_exact else 'NOT bit-exact'}; written to {path}")
     return 0 if res.bit_exact else 1
 
@@ -232,6 +241,8 @@ def _parser() -> argparse.ArgumentParser:
     sb.add_argument("--count", type=int, default=4, help="inputs taken from the dataset (default 4)")
     sb.add_argument("--trace", type=Path, default=None,
                     help="write the whole-network waveform to this .vcd or .fst file")
+    sb.add_argument("--trace-depth", type=int, default=0,
+                    help="hierarchy levels in the waveform: 0 everything (default), 2 the streams between layers")
     sb.add_argument("--no-layers", action="store_true", help="skip the layer-by-layer simulations")
     sb.add_argument("--stall", type=float, default=0.0,
                     help="probability per cycle that the network's source/sink stalls (random backpressure)")

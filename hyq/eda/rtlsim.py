@@ -71,11 +71,12 @@ def _bytes_to_beats(data: bytes, bits: int) -> list[int]:
 def run(nodes: list[stitch.NodeRTL], graph_inputs: list[str], graph_outputs: list[str],
         in_beats: list[list[int]], out_counts: list[int], work: Path, trace: Path | None = None,
         max_cycles: int | None = None, tool: verilator.Verilator | None = None, stall: float = 0.0,
-        seed: int = 0) -> Run:
+        seed: int = 0, trace_depth: int = 0) -> Run:
     """Stitch ``nodes``, build (or reuse) the simulator, drive ``in_beats``, collect outputs.
 
     ``stall``: probability per cycle that a source withholds TVALID and, independently, that
-    a sink withholds TREADY (random backpressure, seeded by ``seed``).
+    a sink withholds TREADY (random backpressure, seeded by ``seed``). ``trace_depth``:
+    hierarchy levels in the waveform (0: all; 2: ``hyq_top``'s streams between layers).
     """
     if not 0 <= stall < 1:
         raise HyqError(f"stall probability must lie in [0, 1), got {stall}")
@@ -92,6 +93,8 @@ def run(nodes: list[stitch.NodeRTL], graph_inputs: list[str], graph_outputs: lis
         if fmt is None:
             raise HyqError(f"trace file must end in .vcd or .fst, got {trace}")
         args.append(fmt[0])
+        if trace_depth > 0:
+            args += ["--trace-depth", str(int(trace_depth))]
         defines["HYQ_TRACE"] = fmt[1]
     tool = tool or verilator.find_verilator()
     t0 = time.perf_counter()
@@ -232,8 +235,31 @@ def _codegen_model(build_dir: Path) -> Path:
     return found[-1]
 
 
+def size_fork_fifos(model: ModelWrapper) -> ModelWrapper:
+    """Give every output of a stream fork (DuplicateStreams) a FIFO that holds one whole
+    sample of its tensor, so that no fork-join (residual add, attention's Q/K/V, concat)
+    can deadlock however long its other branches take.
+
+    FINN sizes FIFOs by simulating with Vivado's simulator; a full-sample skip buffer is
+    the safe bound without it (an upper bound on the FIFO memory a sized design needs).
+    Sets ``outFIFODepths``, which ``InsertFIFO`` turns into FIFO depths.
+    """
+    for node in model.graph.node:
+        if "DuplicateStreams" not in node.op_type:
+            continue
+        inst = getCustomOp(node)
+        beats = int(np.prod(inst.get_folded_output_shape(0)[:-1]))
+        inst.set_nodeattr("outFIFODepths", [beats + 2] * len(node.output))
+    return model
+
+
+#: bump when sim_model's preparation changes, so saved simulation graphs are rebuilt
+SIM_MODEL_VERSION = "2"
+
+
 def sim_model(build_dir: Path, part: str, clock_ns: float) -> ModelWrapper:
-    """The codegen model with FINN's DWCs and shallow FIFOs inserted and their RTL generated.
+    """The codegen model with FINN's DWCs and FIFOs inserted (shallow ones, and a one-sample
+    FIFO on every fork output, :func:`size_fork_fifos`) and their RTL generated.
 
     Saved as ``<build>/finn/rtlsim/sim_model.onnx`` and reused while the codegen model is
     unchanged.
@@ -241,7 +267,7 @@ def sim_model(build_dir: Path, part: str, clock_ns: float) -> ModelWrapper:
     src = _codegen_model(build_dir)
     out = build_dir / "finn" / "rtlsim"
     out.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256(src.read_bytes()).hexdigest()[:20]
+    digest = hashlib.sha256(src.read_bytes() + SIM_MODEL_VERSION.encode()).hexdigest()[:20]
     saved, stamp = out / "sim_model.onnx", out / "sim_model.hash"
     finn_env.use_build_dir(out / "finn_gen")
     import hyq.dataflow.ops  # noqa: F401 - hyq's HW layers must be registered
@@ -256,6 +282,7 @@ def sim_model(build_dir: Path, part: str, clock_ns: float) -> ModelWrapper:
 
     model = ModelWrapper(str(src))
     model = model.transform(InsertDWC())
+    model = size_fork_fifos(model)
     model = model.transform(InsertFIFO(create_shallow_fifos=True))
     model = model.transform(SpecializeLayers(part))
     model = model.transform(GiveUniqueNodeNames())
@@ -393,11 +420,13 @@ def network_inputs(build_dir: Path, report: dict, inputs: np.ndarray | None, cou
 
 def simulate_build(build_dir: Path, inputs: np.ndarray | None = None, count: int = 4,
                    trace: Path | None = None, layers: bool = True,
-                   tool: verilator.Verilator | None = None, stall: float = 0.0) -> SimResult:
+                   tool: verilator.Verilator | None = None, stall: float = 0.0,
+                   trace_depth: int = 0) -> SimResult:
     """Simulate every RTL layer and, when all layers have RTL, the whole accelerator.
 
     ``inputs``: network inputs, batch first (default: ``count`` test samples of the flow's
-    dataset); ``trace``: .vcd/.fst waveform of the whole-network run; ``stall``: random
+    dataset); ``trace``: .vcd/.fst waveform of the whole-network run, ``trace_depth`` its
+    hierarchy levels (0: everything, 2: the streams between layers); ``stall``: random
     backpressure on the whole network's input and output streams (0: full rate).
     """
     from qonnx.core.onnx_exec import execute_onnx
@@ -456,7 +485,7 @@ def simulate_build(build_dir: Path, inputs: np.ndarray | None = None, count: int
     else:
         t1 = time.perf_counter()
         network = _simulate_network(model, accel, tail, parent, xs, ctxs, want_net, work / "network", trace, tool,
-                                    stall)
+                                    stall, trace_depth)
         network["estimate_cycles"] = estimate
         info(f"whole network ({len(accel)} layers in RTL, {len(tail)} on the host, {len(xs)} inputs): "
              f"{'bit-exact' if network['bit_exact'] else 'MISMATCH'} vs QONNX, "
@@ -485,7 +514,7 @@ def _capture(model: ModelWrapper, ins: list[np.ndarray], ctxs: list[dict]) -> li
 
 def _simulate_network(model: ModelWrapper, accel: list, tail: list, parent: ModelWrapper, xs: np.ndarray,
                       ctxs: list[dict], want_net: list[np.ndarray], work: Path, trace: Path | None,
-                      tool: verilator.Verilator | None, stall: float = 0.0) -> dict:
+                      tool: verilator.Verilator | None, stall: float = 0.0, trace_depth: int = 0) -> dict:
     """Run the stitched RTL of ``accel`` on all samples back to back, finish with ``tail`` in
     Python, pass the result through the host nodes of the parent graph, compare with QONNX."""
     from qonnx.core.onnx_exec import execute_onnx
@@ -500,7 +529,8 @@ def _simulate_network(model: ModelWrapper, accel: list, tail: list, parent: Mode
     in_bits = next(s.bits for s in stitch.node_rtl(first).inputs if s.tensor == gin)
     in_beats = [b for c in ctxs for b in pack(c[gin], fi, i_idx, in_bits)]
     per = beats_per_sample(li, o_idx, True)
-    r = run(nodes, [gin], [gout], [in_beats], [per * len(xs)], work, trace=trace, tool=tool, stall=stall)
+    r = run(nodes, [gin], [gout], [in_beats], [per * len(xs)], work, trace=trace, tool=tool, stall=stall,
+            trace_depth=trace_depth)
     outs = [unpack(r.beats[0][k * per:(k + 1) * per], li, o_idx) for k in range(len(xs))]
     accel_bad = sum(int(np.count_nonzero(o != np.asarray(c[gout]).reshape(o.shape))) for o, c in zip(outs, ctxs))
     generic = generic_model(model)

@@ -160,8 +160,10 @@ def node_rtl(node) -> NodeRTL:
     return NodeRTL(node.name, module, lib, gen, cgd, inputs, outputs, wrapper, data)
 
 
-def _sig(tensor: str, names: dict[str, str]) -> str:
-    return names.setdefault(tensor, f"s{len(names)}")
+def stream_signal(layer: str, port: str) -> str:
+    """Name of the wire in ``hyq_top`` carrying output ``port`` of ``layer`` (``<layer>__out0``),
+    so a waveform reads by layer; TDATA/TVALID/TREADY are suffixed ``_TDATA`` etc."""
+    return f"{layer}__{port[:-2] if port.endswith('_V') else port}"
 
 
 def top_verilog(nodes: list[NodeRTL], graph_inputs: list[str], graph_outputs: list[str]) -> tuple[str, list[int], list[int]]:
@@ -176,7 +178,6 @@ def top_verilog(nodes: list[NodeRTL], graph_inputs: list[str], graph_outputs: li
     for n in nodes:
         for s in n.inputs:
             consumers.setdefault(s.tensor, []).append((n, s))
-    names: dict[str, str] = {}
     ports, wires, in_bits, out_bits = ["input ap_clk", "input ap_rst_n"], [], [], []
     bound: dict[str, str] = {}  # tensor -> signal prefix
     for k, t in enumerate(graph_inputs):
@@ -202,7 +203,7 @@ def top_verilog(nodes: list[NodeRTL], graph_inputs: list[str], graph_outputs: li
         if cons[0][1].bits != s.bits:
             raise HyqError(f"stream {t}: {n.name} writes {s.bits} bits, {cons[0][0].name} reads {cons[0][1].bits}; "
                            "insert a width converter (InsertDWC)")
-        sig = _sig(t, names)
+        sig = stream_signal(n.name, s.port)
         wires += [f"  wire [{s.bits - 1}:0] {sig}_TDATA;", f"  wire {sig}_TVALID, {sig}_TREADY;"]
         bound[t] = sig
     for t in consumers:

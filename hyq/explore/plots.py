@@ -250,3 +250,32 @@ def layer_cycles_plot(layers: Sequence[Mapping[str, Any]], path: Path | str | No
     fig.tight_layout()
     save(fig, path)
     return fig
+
+
+def stream_activity_plot(activity, skip: Sequence[str] = ("StreamingFIFO", "StreamingDataWidthConverter"),
+                         path: Path | str | None = None, title: str | None = None):
+    """The whole accelerator's waveform at stream level: one row per layer output (network
+    input on top, output at the bottom), a tick per beat transferred, against clock cycles.
+
+    ``activity``: :class:`hyq.eda.waveform.StreamActivity` (from ``hyq sim --trace x.vcd``);
+    FIFOs and width converters (``skip``) repeat their producer's row and are left out.
+    Layers overlap in time as the dataflow pipelines; gaps show a layer waiting.
+    """
+    names = [n for n in activity.streams if n not in ("in0", "out0") and not n.startswith(tuple(skip))]
+    rows = [("network input", activity.streams.get("in0"))] + [(n.removesuffix("__out0"), activity.streams[n])
+                                                                for n in names]
+    rows.append(("network output", activity.streams.get("out0")))
+    rows = [(n, v) for n, v in rows if v is not None]
+    fig = Figure(figsize=(8, 0.24 * len(rows) + 1.3))
+    ax = fig.subplots()
+    ax.eventplot([v for _, v in rows], lineoffsets=range(len(rows)), linelengths=0.8, linewidths=0.6,
+                 colors=["#2ca02c"] + ["#1f77b4"] * (len(rows) - 2) + ["#d62728"])
+    ax.set_yticks(range(len(rows)), [n for n, _ in rows], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlim(0, activity.cycles)
+    ax.set_xlabel("clock cycle")
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_title(title or "stream activity: a tick per beat transferred", fontsize=10)
+    fig.tight_layout()
+    save(fig, path)
+    return fig

@@ -13,6 +13,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
 from hyq.eda import rtlsim
+from hyq.eda.waveform import stream_activity
 from hyq.flow import build_onnx
 from tests.conftest import hyq
 from tests.eda.all_rtl import export_tiny_conv, export_tiny_mlp
@@ -109,6 +110,14 @@ def test_hyq_sim_whole_conv_net_bit_exact_with_cycles_and_trace(conv_build, tmp_
     assert "network" in proc.stdout and "MVAU_rtl_0" in proc.stdout
     head = trace.read_text(errors="replace")[:2000]
     assert "$timescale" in head and "$var" in head
+    # the stream-level waveform read back from the VCD agrees with the harness' own counts
+    act = stream_activity(trace)
+    assert len(act.streams["in0"]) == 3 * 64 and len(act.streams["out0"]) == 3 * 10
+    assert act.streams["out0"][9] - act.streams["in0"][0] + 1 == sim["cycles_per_inference"]
+    mvau = [n for n in act.streams if n.startswith("MVAU_rtl")]
+    assert mvau and all(len(act.streams[n]) for n in mvau)
+    assert sim["network"]["activity_plot"] == str(tmp_path / "wave_activity.png")
+    assert (tmp_path / "wave_activity.png").stat().st_size > 0 and (tmp_path / "wave_activity.svg").is_file()
     # second run: simulators come from the content-hashed cache
     proc = hyq("sim", str(build), "--trace", str(trace), "--count", "3")
     assert proc.returncode == 0 and "cached simulator" in proc.stdout
