@@ -22,7 +22,11 @@ _MATRIX_OPS = ("MVAU", "VVAU")
 
 
 def _base(op_type: str) -> str:
-    return op_type.split("_")[0]
+    """FINN's op family (MVAU, VVAU, Thresholding, ...), hyq's RTL stand-ins included."""
+    import hyq.dataflow.ops  # noqa: F401 - registers the stand-ins
+    from hyq.dataflow.ops.registry import family
+
+    return family(op_type)
 
 
 def storage_bits(model: ModelWrapper) -> dict[str, int]:

@@ -12,6 +12,7 @@ import pytest
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.core.onnx_exec import execute_onnx as qonnx_execute
 
+from hyq.dataflow.ops.registry import family
 from hyq.flow import build_onnx
 from hyq.models import export_untrained
 
@@ -42,10 +43,10 @@ def hw_graph(report: dict) -> ModelWrapper:
 def check_complete(report: dict) -> None:
     assert report["unmapped_nodes"] == []
     assert len(report["host_nodes"]) == 1  # the NCHW -> NHWC input transpose
-    ops = {layer["op_type"].split("_")[0] for layer in report["layers"]}
+    ops = {family(layer["op_type"]) for layer in report["layers"]}
     assert {"MVAU", "HyqSoftmax", "ElementwiseAdd", "Thresholding"} <= ops
     for layer in report["layers"]:
-        if layer["op_type"].startswith(COMPUTE):
+        if family(layer["op_type"]).startswith(COMPUTE):
             assert sum(layer[k] for k in RESOURCES) > 0, layer
 
 

@@ -26,7 +26,7 @@ def _recompute(path):
     inits = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
     w = t = o = 0
     for node in m.graph.node:
-        base = node.op_type.split("_")[0]
+        base = node.op_type.split("_")[0].removeprefix("Hyq")  # hyq's RTL stand-ins: HyqVVAU_rtl
         attrs = {a.name: a for a in node.attribute}
         for idx, name in enumerate(node.input):
             if name not in inits:

@@ -37,6 +37,15 @@ class Replacement:
 
 #: FINN ``_hls`` op type -> the hyq RTL layer that replaces it
 REPLACEMENTS: dict[str, Replacement] = {}
+#: generic op of a stand-in -> FINN's generic op it stands in for (HyqVVAU -> VVAU)
+_FAMILY: dict[str, str] = {}
+
+
+def family(op_type: str) -> str:
+    """FINN's generic op name of a HW layer: ``MVAU_rtl``, ``VVAU_hls`` and the stand-in
+    ``HyqVVAU_rtl`` are all ``VVAU``/``MVAU``; hyq's own layers keep their name (``HyqSoftmax``)."""
+    base = op_type.rsplit("_", 1)[0] if op_type.endswith(("_rtl", "_hls")) else op_type
+    return _FAMILY.get(base, base)
 
 
 def register(generic: type, rtl: type, replaces: str | None = None, possible: Callable | None = None) -> None:
@@ -48,3 +57,4 @@ def register(generic: type, rtl: type, replaces: str | None = None, possible: Ca
         add_op_to_domain(domain, cls)
     if replaces is not None:
         REPLACEMENTS[replaces] = Replacement(replaces, rtl, possible)
+        _FAMILY[generic.__name__] = replaces.rsplit("_", 1)[0]
