@@ -238,3 +238,47 @@ def test_estimates_within_30_percent_of_yosys(cfg, tmp_path):
     est = inst.node_res_estimation(PART)
     assert synth["DSP"] == est["DSP"] and synth["BRAM"] == est["BRAM_18K"], (synth, est)
     assert abs(est["LUT"] - synth["LUT"]) <= 0.3 * synth["LUT"], (synth, est)
+
+
+@pytest.mark.slow
+def test_stitched_after_a_depthwise_swg_bit_exact(tmp_path):
+    """FINN's depthwise SWG (RTL) streaming into HyqVVAU_rtl (PE 2 < 8 channels): the RTL reads
+    the SWG's real stream order (C/PE, K*K, PE), bit-exact with FINN's Python execution."""
+    from finn.transformation.fpgadataflow.prepare_ip import PrepareIP
+    from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
+
+    ch, k, d, pe = 8, 3, 4, 2
+    o = d - k + 1
+    idt, wdt = DataType["UINT8"], DataType["INT8"]
+    rng = np.random.default_rng(5)
+    w = rng.integers(-128, 128, (ch, 1, k, k)).astype(np.float32)
+    odt = acc_type(w, idt, ch, k * k)
+    hw = "finn.custom_op.fpgadataflow"
+    swg = helper.make_node("ConvolutionInputGenerator", ["x"], ["im"], domain=hw, backend="fpgadataflow",
+                           ConvKernelDim=[k, k], IFMChannels=ch, IFMDim=[d, d], OFMDim=[o, o], SIMD=pe,
+                           Stride=[1, 1], Dilation=[1, 1], inputDataType=idt.name, outputDataType=idt.name,
+                           depthwise=1)
+    vv = helper.make_node("VVAU", ["im", "w"], ["y"], domain=hw, backend="fpgadataflow", PE=pe, SIMD=1,
+                          Dim=[o, o], Channels=ch, Kernel=[k, k], inputDataType=idt.name, weightDataType=wdt.name,
+                          outputDataType=odt.name, accDataType=odt.name, noActivation=1,
+                          mem_mode="internal_decoupled")
+    graph = helper.make_graph([swg, vv], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, d, d, ch])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, o, o, ch])],
+                              value_info=[helper.make_tensor_value_info("im", TensorProto.FLOAT, [1, o, o, k * k * ch])])
+    model = ModelWrapper(qonnx_make_model(graph))
+    model.set_initializer("w", w)
+    for t, dt in (("x", idt), ("im", idt), ("w", wdt), ("y", odt)):
+        model.set_tensor_datatype(t, dt)
+    finn_env.use_build_dir(tmp_path / "gen")
+    model = model.transform(SpecializeLayers(PART)).transform(UseHyqRTL(PART)).transform(PrepareIP(PART, 10.0))
+    assert [n.op_type for n in model.graph.node] == ["ConvolutionInputGenerator_rtl", "HyqVVAU_rtl"]
+    xs = rng.integers(0, 256, (2, 1, d, d, ch)).astype(np.float32)
+    ctxs = [rtlsim.python_exec(model, x) for x in xs]
+    nodes = [stitch.node_rtl(n) for n in model.graph.node]
+    first, last = (getCustomOp(n) for n in model.graph.node)
+    in_beats = [b for c in ctxs for b in rtlsim.pack(c["x"], first, 0, nodes[0].inputs[0].bits)]
+    per = rtlsim.beats_per_sample(last, 0, True)
+    run = rtlsim.run(nodes, ["x"], ["y"], [in_beats], [per * len(ctxs)], tmp_path / "net", stall=0.3)
+    for s, c in enumerate(ctxs):
+        got = rtlsim.unpack(run.beats[0][s * per:(s + 1) * per], last, 0)
+        assert np.array_equal(got, c["y"].reshape(got.shape)), s
