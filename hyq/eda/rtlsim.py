@@ -160,14 +160,62 @@ def beats_per_sample(inst, idx: int, output: bool) -> int:
     return int(np.prod(shape[:-1]))
 
 
+#: layers that only move data: identities in Python execution
+PASS_THROUGH = ("StreamingFIFO", "StreamingDataWidthConverter")
+
+
+def _passes(node) -> bool:
+    return node.op_type.startswith(PASS_THROUGH)
+
+
 def generic_model(model: ModelWrapper) -> ModelWrapper:
-    """A copy whose ``_rtl``/``_hls`` nodes are FINN's generic HW ops (Python execution)."""
+    """A copy whose ``_rtl``/``_hls`` nodes are FINN's generic HW ops (Python execution).
+
+    Layers read past FIFOs and width converters (still executed, as identities, so their
+    tensors exist): FINN's Python execution of some layers looks at the producer (a VVAU
+    after a sliding window reorders its input) and must see the one it had before FINN
+    inserted FIFOs.
+    """
     m = copy.deepcopy(model)
+    source = {n.output[0]: n.input[0] for n in m.graph.node if _passes(n)}
     for n in m.graph.node:
+        if not _passes(n):
+            for i, t in enumerate(n.input):
+                while t in source:
+                    t = source[t]
+                n.input[i] = t
         if n.domain.startswith(HW_DOMAIN) and n.op_type.rsplit("_", 1)[-1] in ("rtl", "hls"):
             n.op_type = n.op_type.rsplit("_", 1)[0]
             n.domain = HW_DOMAIN
     return m
+
+
+def upstream(model: ModelWrapper, tensor: str):
+    """The layer producing ``tensor``, looking through FIFOs and width converters."""
+    node = model.find_producer(tensor)
+    while node is not None and _passes(node):
+        node = model.find_producer(node.input[0])
+    return node
+
+
+def stream_order(model: ModelWrapper, node, idx: int, value: np.ndarray) -> np.ndarray:
+    """Input ``idx`` of ``node`` as its RTL receives it, from FINN's Python tensor.
+
+    A depthwise sliding window streams (.., C/PE, K*K, PE); FINN's Python execution keeps
+    its output as (.., K*K, C) and the VVAU after it reorders internally. Every other
+    stream carries the Python tensor's order.
+    """
+    from hyq.dataflow.ops.registry import family
+
+    src = upstream(model, node.input[idx])
+    if family(node.op_type) != "VVAU" or idx != 0 or src is None \
+            or family(src.op_type) != "ConvolutionInputGenerator":
+        return value
+    inst = getCustomOp(node)
+    k = int(np.prod(inst.get_nodeattr("Kernel")))
+    c, pe = inst.get_nodeattr("Channels"), inst.get_nodeattr("PE")
+    v = np.asarray(value)
+    return v.reshape(*v.shape[:-1], k, c // pe, pe).swapaxes(-3, -2).reshape(v.shape)
 
 
 def python_exec(model: ModelWrapper, x: np.ndarray) -> dict[str, np.ndarray]:
@@ -327,7 +375,7 @@ def simulate_layers(model: ModelWrapper, nodes: list, ctxs: list[dict], work: Pa
     for node, inst, rtl, iso, _ in todo:
         for x, y in zip(rtl.inputs, iso.inputs):
             i = int(x.port[2:-2])
-            in_beats.append([b for c in ctxs for b in pack(c[x.tensor], inst, i, x.bits)])
+            in_beats.append([b for c in ctxs for b in pack(stream_order(model, node, i, c[x.tensor]), inst, i, x.bits)])
             gin.append(y.tensor)
         for x, y in zip(rtl.outputs, iso.outputs):
             counts.append(beats_per_sample(inst, int(x.port[3:-2]), True) * len(ctxs))
@@ -540,7 +588,10 @@ def _simulate_network(model: ModelWrapper, accel: list, tail: list, parent: Mode
         acc = outs[k].reshape(ctxs[k][gout].shape)
         if not tail:
             return [acc]
-        ret = execute_onnx(generic, {gin: ins[0], gout: acc}, start_node=generic.graph.node[len(accel)])
+        # the tail reads past FIFOs (generic_model): give the output under its source's name too
+        src = upstream(model, gout)
+        feed = {gin: ins[0], gout: acc, **({src.output[0]: acc} if src is not None else {})}
+        ret = execute_onnx(generic, feed, start_node=generic.graph.node[len(accel)])
         return [ret[model.graph.output[0].name]]
 
     got_net = [_parent_run(parent, x[None], lambda ins, k=k: finish(ins, k)) for k, x in enumerate(xs)]

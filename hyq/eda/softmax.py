@@ -26,9 +26,14 @@ MAX_PARAM = 2**31 - 1   # Verilog integer parameters are 32-bit signed
 MAX_IN_BITS = 24
 
 
+#: the softmax unit's RTL files (every variant shares the core and its pieces)
+_SOFTMAX_RTL = ("hyq_softmax_*.v", "hyq_exp_*.v", "hyq_out_*.v", "hyq_range_reduce.v", "hyq_recip.v",
+                "hyq_row_buffer.v")
+
+
 def rtl_sources() -> list[Path]:
-    """All softmax RTL files (every variant shares the core and its pieces)."""
-    return sorted(RTL_DIR.glob("hyq_*.v"))
+    """All softmax RTL files, and only those (hw/rtl holds other layers too)."""
+    return sorted({f for pattern in _SOFTMAX_RTL for f in RTL_DIR.glob(pattern)})
 
 
 def top_name(method: str) -> str:

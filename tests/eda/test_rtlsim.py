@@ -161,25 +161,38 @@ def default_codegen(tmp_path_factory) -> Path:
     return out / "build"
 
 
+#: hyq's RTL stand-ins for the layers finn-plus builds only in HLS on Zynq parts
+STAND_INS = {"HyqVVAU_rtl", "HyqDuplicateStreams_rtl", "HyqElementwiseAdd_rtl", "HyqGlobalAccPool_rtl"}
+
+
 @pytest.mark.slow
-def test_hyq_sim_default_cnn_every_rtl_layer_bit_exact(default_codegen):
-    """Every layer of the default CNN with RTL (Thresholding, FMPadding, SWG incl. depthwise,
-    MVAU, DWC, FIFO) matches FINN's Python execution; the HLS layers are named, not simulated."""
-    proc = hyq("sim", str(default_codegen), "--count", "2")
+def test_hyq_sim_default_cnn_whole_network_bit_exact(default_codegen, tmp_path):
+    """Every layer of the default CNN is RTL (FINN's, and hyq's stand-ins for its HLS-only
+    layers); each matches FINN's Python execution, and the stitched accelerator with its
+    residual fork/join matches QONNX, its steady state at FINN's bottleneck estimate."""
+    wave = tmp_path / "wave.vcd"
+    proc = hyq("sim", str(default_codegen), "--count", "2", "--trace", str(wave), "--trace-depth", "2")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     sim = json.loads((default_codegen / "report.json").read_text())["rtlsim"]
     rtl = [x for x in sim["layers"] if x["op_type"].endswith("_rtl")]
     assert {x["op_type"] for x in rtl} >= {"Thresholding_rtl", "FMPadding_rtl", "ConvolutionInputGenerator_rtl",
-                                           "MVAU_rtl", "StreamingDataWidthConverter_rtl", "StreamingFIFO_rtl"}
+                                           "MVAU_rtl", "StreamingFIFO_rtl"} | STAND_INS
     bad = [x["name"] for x in rtl if not (x["simulated"] and x["bit_exact"])]
     assert not bad, bad
     for x in rtl:
-        if x["op_type"] in ("MVAU_rtl", "Thresholding_rtl", "FMPadding_rtl"):
+        if x["op_type"] in ("MVAU_rtl", "Thresholding_rtl", "FMPadding_rtl", "HyqVVAU_rtl"):
             assert x["initiation_interval"] == x["estimate_cycles"], x
-    hls = [x for x in sim["layers"] if x["op_type"].endswith("_hls")]
-    assert all(not x["simulated"] and "HLS" in x["reason"] for x in hls if x["op_type"] != "ElementwiseMul_hls")
-    # until those layers have RTL the whole network is not simulated, and the report says so
-    assert sim["network"] is None and sim["bit_exact"] is False and proc.returncode == 1
-    assert any("whole-network simulation skipped" in n for n in sim["notes"])
+    # only the float classifier scale is left to the host
+    assert [x["op_type"] for x in sim["layers"] if not x["simulated"]] == ["ElementwiseMul_hls"]
+    net = sim["network"]
+    assert sim["bit_exact"] and net["bit_exact"] and net["accelerator_mismatches"] == 0 and net["argmax_equal"]
+    est = sim["estimate_cycles"]
+    # steady state: the slowest layer (a sliding window, measured 8 cycles under FINN's estimate)
+    assert net["initiation_interval"] == pytest.approx(est["max_cycles"], rel=0.02)
+    assert est["max_cycles"] < sim["cycles_per_inference"] <= est["critical_path_cycles"]
+    act = stream_activity(wave)
+    adds = [n for n in act.streams if n.startswith("HyqElementwiseAdd_rtl")]
+    assert adds and all(len(act.streams[n]) == 2 * 8 * 8 * 16 for n in adds)  # two 8x8x16 residual sums, PE 1
 
 
 def test_hyq_softmax_layer_rtlsim_through_the_generic_path(tmp_path):
@@ -219,3 +232,33 @@ def test_hyq_softmax_layer_rtlsim_through_the_generic_path(tmp_path):
     (res,) = rtlsim.simulate_layers(model, [node], ctxs, tmp_path / "sim")
     assert res.simulated and res.bit_exact, res
     assert res.estimate_cycles and res.initiation_interval >= res.estimate_cycles * 0.5
+
+
+@pytest.fixture(scope="module")
+def hybrid_codegen(tmp_path_factory) -> Path:
+    """RTL code generation of the (untrained) hybrid-tiny: attention, integer softmax, shuffles."""
+    from hyq.models import export_untrained
+
+    out = tmp_path_factory.mktemp("hybrid-codegen")
+    onnx_path = export_untrained("hybrid-tiny", out / "hybrid-tiny.onnx", in_channels=1, num_classes=10, size=8,
+                                 samples=16)
+    build_onnx(onnx_path, PART, out / "build", target_fps=1000, steps="codegen")
+    return out / "build"
+
+
+@pytest.mark.slow
+def test_hyq_sim_hybrid_tiny_whole_network_bit_exact(hybrid_codegen):
+    """The hybrid CNN-Transformer simulates whole: MV2 blocks, the MobileViT block's unfold/fold
+    shuffles, attention's dynamic matrix products, hyq's integer softmax and the fuse concat,
+    every layer bit-exact against FINN's Python execution and the network against QONNX."""
+    proc = hyq("sim", str(hybrid_codegen), "--count", "2")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    sim = json.loads((hybrid_codegen / "report.json").read_text())["rtlsim"]
+    ops = {x["op_type"] for x in sim["layers"] if x["simulated"]}
+    assert {"HyqSoftmax_rtl", "HyqMVAU_rtl", "HyqOuterShuffle_rtl", "HyqStreamingConcat_rtl"} | STAND_INS <= ops
+    bad = [x["name"] for x in sim["layers"] if x["simulated"] and not x["bit_exact"]]
+    assert not bad, bad
+    assert [x["op_type"] for x in sim["layers"] if not x["simulated"]] == ["ElementwiseMul_hls"]
+    net = sim["network"]
+    assert sim["bit_exact"] and net["accelerator_mismatches"] == 0 and net["argmax_equal"]
+    assert net["initiation_interval"] == pytest.approx(sim["estimate_cycles"]["max_cycles"], rel=0.05)
