@@ -28,17 +28,21 @@ def build_model(name: str, bits: BitSpec, in_channels: int, num_classes: int, **
         raise ValueError(f"invalid options for model '{name}': {exc}") from None
 
 
-def untrained(name: str, in_channels: int = 3, num_classes: int = 1000, size: int = 256,
-              bits: BitSpec | None = None, samples: int = 2, seed: int = 0, **options: Any):
-    """Zoo model ``name`` with random weights, calibrated: ``(model in eval mode, images)``.
+def export_untrained(name: str, path, in_channels: int = 3, num_classes: int = 1000, size: int = 256,
+                     bits: BitSpec | None = None, samples: int = 2, seed: int = 0, **options: Any):
+    """Export zoo model ``name`` with random weights to a QONNX file for hardware builds.
 
     BatchNorm statistics and activation ranges are collected on ``samples`` random 8-bit
-    images (returned), so every quantizer has a realistic scale; the accuracy is
-    meaningless, the graph, bit-widths and parameter counts are those of the trained model.
+    images, so every quantizer has a realistic scale; the accuracy is meaningless, the
+    graph, bit-widths and parameter counts are those of the trained model. Returns the path.
     """
     import torch
 
+    from hyq.dataflow import fast_cleanup
+    from hyq.export import export
     from hyq.quantize import calibrate
+
+    fast_cleanup.install()  # qonnx's cleanup of a large export is quadratic without it
 
     torch.manual_seed(seed)
     model = build_model(name, bits or BitSpec(), in_channels, num_classes, **options)
@@ -48,16 +52,4 @@ def untrained(name: str, in_channels: int = 3, num_classes: int = 1000, size: in
         model(x)  # BatchNorm running statistics
     calibrate(model, x)
     model.eval()
-    return model, x
-
-
-def export_untrained(name: str, path, in_channels: int = 3, num_classes: int = 1000, size: int = 256,
-                     bits: BitSpec | None = None, samples: int = 2, seed: int = 0, **options: Any):
-    """Export zoo model ``name`` with random weights (see :func:`untrained`) to a QONNX file
-    for hardware builds. Returns the path."""
-    from hyq.dataflow import fast_cleanup
-    from hyq.export import export
-
-    fast_cleanup.install()  # qonnx's cleanup of a large export is quadratic without it
-    model, x = untrained(name, in_channels, num_classes, size, bits, samples, seed, **options)
     return export(model, x[:1], path, input_scale=float(model.input_q.act_quant.scale()))

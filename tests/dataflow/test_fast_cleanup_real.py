@@ -22,7 +22,8 @@ from qonnx.transformation.infer_shapes import InferShapes
 from qonnx.util.cleanup import cleanup_model
 
 from hyq.dataflow import fast_cleanup
-from hyq.models import untrained
+from hyq.models import build_model
+from hyq.nn.quant import BitSpec
 
 #: the MobileViT definition at a reduced depth and width: MV2 blocks, a MobileViT block
 #: (unfold/fold reshapes, attention, IntSoftmax), head, pooling, classifier
@@ -33,9 +34,19 @@ SMALL = dict(stem=8, stem_stride=1, expand=2, head=16, heads=2,
 @pytest.fixture(scope="module")
 def raw_export(tmp_path_factory) -> bytes:
     """The Brevitas QONNX export before qonnx's cleanup, serialized."""
+    import torch
     from brevitas.export import export_qonnx
 
-    model, x = untrained("mobilevit", in_channels=3, num_classes=10, size=16, **SMALL)
+    from hyq.quantize import calibrate
+
+    torch.manual_seed(0)
+    model = build_model("mobilevit", BitSpec(), 3, 10, **SMALL)
+    x = torch.round(torch.rand(2, 3, 16, 16) * 255) / 255
+    model.train()
+    with torch.no_grad():
+        model(x)  # BatchNorm statistics, as export_untrained collects them
+    calibrate(model, x)
+    model.eval()
     path = tmp_path_factory.mktemp("raw") / "raw.onnx"
     export_qonnx(model, args=x[:1], export_path=str(path), dynamo=False)
     return path.read_bytes()
