@@ -72,10 +72,18 @@ def test_hybrid_tiny_finn_execution_equals_qonnx(tiny):
     check_execution_equal(tiny[0], tiny[1], (1, 1, 8, 8))
 
 
+def test_hybrid_tiny_maps_completely_on_xczu3eg(tmp_path):
+    """The same model (the tiny fixture is on xc7z020) on the Zynq UltraScale+ part."""
+    _, report = build_untrained(tmp_path, "hybrid-tiny", "xczu3eg-sbva484-1-e", 1000, in_channels=1, num_classes=10,
+                                size=8, samples=16)
+    check_complete(report)
+    assert report["static_storage"]["weight_ratio_vs_fp32"] == pytest.approx(0.25)
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not os.environ.get("HYQ_HEAVY_TESTS"),
-                    reason="MobileViT-XXS export+build does not yet finish within CI time (issue 5 open); "
-                           "set HYQ_HEAVY_TESTS=1 to run it")
+                    reason="MobileViT-XXS export+build takes ~12 min on 2 loaded cores (export ~1 min, streamlining "
+                           "~8.5 min), beyond the CI budget; set HYQ_HEAVY_TESTS=1 to run it")
 def test_mobilevit_xxs_builds_on_xczu3eg(tmp_path):
     onnx_path = export_untrained("mobilevit-xxs", tmp_path / "xxs.onnx")
     t0 = time.perf_counter()
