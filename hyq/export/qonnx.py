@@ -26,6 +26,9 @@ def export(model: nn.Module, sample: torch.Tensor, path: Path, input_scale: floa
     """
     from brevitas.export import export_qonnx
 
+    from hyq.dataflow import fast_cleanup
+
+    fast_cleanup.install()  # qonnx's cleanup is quadratic in the node count without it
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".raw.onnx")
