@@ -68,6 +68,12 @@ def _bytes_to_beats(data: bytes, bits: int) -> list[int]:
     return [int.from_bytes(data[k:k + n], "little") & mask for k in range(0, len(data), n)]
 
 
+def cycle_budget(estimate_cycles: float, beats: int) -> int:
+    """Cycles a simulation may take before it counts as hung: a margin over FINN's estimate
+    of the work and over the beats to move (stream layers FINN estimates at 0)."""
+    return int(200_000 + 4 * estimate_cycles + 2_000 * beats)
+
+
 def run(nodes: list[stitch.NodeRTL], graph_inputs: list[str], graph_outputs: list[str],
         in_beats: list[list[int]], out_counts: list[int], work: Path, trace: Path | None = None,
         max_cycles: int | None = None, tool: verilator.Verilator | None = None, stall: float = 0.0,
@@ -107,7 +113,7 @@ def run(nodes: list[stitch.NodeRTL], graph_inputs: list[str], graph_outputs: lis
     lines = []
     total_in = sum(len(b) for b in in_beats)
     if max_cycles is None:
-        max_cycles = (200_000 + 2_000 * (total_in + sum(out_counts))) / (1 - stall) ** 2
+        max_cycles = cycle_budget(0, total_in + sum(out_counts)) / (1 - stall) ** 2
     lines.append(f"{int(max_cycles)} {int(seed)} {1 - stall!r} {1 - stall!r}")
     for k, (beats, bits) in enumerate(zip(in_beats, in_bits)):
         f = data / f"in{k}.bin"
@@ -302,7 +308,7 @@ def size_fork_fifos(model: ModelWrapper) -> ModelWrapper:
 
 
 #: bump when sim_model's preparation changes, so saved simulation graphs are rebuilt
-SIM_MODEL_VERSION = "2"
+SIM_MODEL_VERSION = "3"
 
 
 def sim_model(build_dir: Path, part: str, clock_ns: float) -> ModelWrapper:
@@ -332,6 +338,11 @@ def sim_model(build_dir: Path, part: str, clock_ns: float) -> ModelWrapper:
     model = model.transform(InsertDWC())
     model = size_fork_fifos(model)
     model = model.transform(InsertFIFO(create_shallow_fifos=True))
+    for node in model.graph.node:
+        # fifo.sv picks UltraRAM above 2028 words (a part's URAM is not checked, Zynq-7000
+        # has none), and Verilator 5.38 cannot elaborate that branch: keep deep FIFOs in BRAM
+        if node.op_type == "StreamingFIFO" and getCustomOp(node).get_nodeattr("depth") > 2028:
+            getCustomOp(node).set_nodeattr("ram_style", "block")
     model = model.transform(SpecializeLayers(part))
     model = model.transform(GiveUniqueNodeNames())
     model = model.transform(PrepareIP(part, clock_ns))
@@ -380,7 +391,10 @@ def simulate_layers(model: ModelWrapper, nodes: list, ctxs: list[dict], work: Pa
         for x, y in zip(rtl.outputs, iso.outputs):
             counts.append(beats_per_sample(inst, int(x.port[3:-2]), True) * len(ctxs))
             gout.append(y.tensor)
-    r = run([t[3] for t in todo], gin, gout, in_beats, counts, work, tool=tool)
+    # every layer runs at once: allow the slowest, by FINN's estimate, a margin over its beats
+    slowest = max((res.estimate_cycles or 0) for *_, res in todo)
+    r = run([t[3] for t in todo], gin, gout, in_beats, counts, work, tool=tool,
+            max_cycles=cycle_budget(slowest * len(ctxs), sum(len(b) for b in in_beats) + sum(counts)))
     k_in = k_out = 0
     for node, inst, rtl, iso, res in todo:
         bad = 0
@@ -533,7 +547,7 @@ def simulate_build(build_dir: Path, inputs: np.ndarray | None = None, count: int
     else:
         t1 = time.perf_counter()
         network = _simulate_network(model, accel, tail, parent, xs, ctxs, want_net, work / "network", trace, tool,
-                                    stall, trace_depth)
+                                    stall, trace_depth, estimate)
         network["estimate_cycles"] = estimate
         info(f"whole network ({len(accel)} layers in RTL, {len(tail)} on the host, {len(xs)} inputs): "
              f"{'bit-exact' if network['bit_exact'] else 'MISMATCH'} vs QONNX, "
@@ -562,7 +576,8 @@ def _capture(model: ModelWrapper, ins: list[np.ndarray], ctxs: list[dict]) -> li
 
 def _simulate_network(model: ModelWrapper, accel: list, tail: list, parent: ModelWrapper, xs: np.ndarray,
                       ctxs: list[dict], want_net: list[np.ndarray], work: Path, trace: Path | None,
-                      tool: verilator.Verilator | None, stall: float = 0.0, trace_depth: int = 0) -> dict:
+                      tool: verilator.Verilator | None, stall: float = 0.0, trace_depth: int = 0,
+                      estimate: dict | None = None) -> dict:
     """Run the stitched RTL of ``accel`` on all samples back to back, finish with ``tail`` in
     Python, pass the result through the host nodes of the parent graph, compare with QONNX."""
     from qonnx.core.onnx_exec import execute_onnx
@@ -577,8 +592,10 @@ def _simulate_network(model: ModelWrapper, accel: list, tail: list, parent: Mode
     in_bits = next(s.bits for s in stitch.node_rtl(first).inputs if s.tensor == gin)
     in_beats = [b for c in ctxs for b in pack(c[gin], fi, i_idx, in_bits)]
     per = beats_per_sample(li, o_idx, True)
+    est = estimate or {}
+    cycles = (est.get("critical_path_cycles") or 0) + len(xs) * (est.get("max_cycles") or 0)
     r = run(nodes, [gin], [gout], [in_beats], [per * len(xs)], work, trace=trace, tool=tool, stall=stall,
-            trace_depth=trace_depth)
+            trace_depth=trace_depth, max_cycles=cycle_budget(cycles, len(in_beats) + per * len(xs)) / (1 - stall) ** 2)
     outs = [unpack(r.beats[0][k * per:(k + 1) * per], li, o_idx) for k in range(len(xs))]
     accel_bad = sum(int(np.count_nonzero(o != np.asarray(c[gout]).reshape(o.shape))) for o, c in zip(outs, ctxs))
     generic = generic_model(model)

@@ -31,8 +31,11 @@ _MEMSTREAM_LIB = ("axi/hdl/axilite.sv", "memstream/hdl/memstream_axi.sv", "memst
 
 #: finn-rtllib constructs Verilator 5.38 rejects, rewritten in the staged copy as
 #: (file, FINN's text, equivalent text): vpc.sv's recursive constant function gcd() becomes a
-#: loop; add_multi.sv's unpacked-array localparam LEAF_LOAD (leaves below each node of the
-#: heap-ordered adder tree) becomes a constant function counting them level by level.
+#: loop (inner_shuffle.sv's too); add_multi.sv's unpacked-array localparam LEAF_LOAD (leaves below each node of the
+#: heap-ordered adder tree) becomes a constant function counting them level by level;
+#: skid.sv's capacity check gets the argument its format string names; fifo.sv's memory
+#: geometry, a struct localparam from a constant function (which Verilator cannot evaluate
+#: inside InnerShuffle's queue), becomes two integer localparams computed the same way.
 _LEAF_LOAD_FN = """
 	function automatic int unsigned leaf_load(input int unsigned idx, input int unsigned n);
 		int unsigned lo, hi, cnt, a, b;
@@ -46,6 +49,22 @@ _LEAF_LOAD_FN = """
 		return cnt;
 	endfunction
 """
+_FIFO_ABITS = """localparam int unsigned  ABITS_LO = hyq_abits(0);
+	localparam int unsigned  ABITS_HI = hyq_abits(1);
+	function int unsigned hyq_abits(input int unsigned want_hi);
+		int unsigned lo, hi;
+		lo = $clog2(DEPTH_REQ);
+		hi = 0;
+		if(lo > MIN_ABITS) begin
+			hi = $clog2(DEPTH_REQ - 2**(lo-1));
+			if(hi < lo - 1) begin
+				lo = lo - 1;
+				hi = hi < 1? 1 : hi;
+			end
+			else  hi = 0;
+		end
+		return want_hi? hi : lo;
+	endfunction"""
 _VERILATOR_PATCHES = (
     ("vpc.sv",
      "return (b == 0)? a : gcd(b, a % b);",
@@ -55,6 +74,13 @@ _VERILATOR_PATCHES = (
     ("add_multi.sv", "LEAF_LOAD[LIDX]", "leaf_load(LIDX, N)"),
     ("add_multi.sv", "LEAF_LOAD[RIDX]", "leaf_load(RIDX, N)"),
     ("add_multi.sv", "\tuwire [SUM_WIDTH-1:0]  sum0;", _LEAF_LOAD_FN + "\tuwire [SUM_WIDTH-1:0]  sum0;"),
+    ("skid.sv", 'FEED_STAGES exceeds SRL capacity.");', 'FEED_STAGES exceeds SRL capacity.", FEED_STAGES);'),
+    ("inner_shuffle.sv",
+     "return (b == 0) ? a : gcd(b, a%b);",
+     "int unsigned x, y, t; x = a; y = b; while (y != 0) begin t = x % y; x = y; y = t; end return x;"),
+    ("fifo.sv", "localparam abits_t       ABITS      = INIT_ABITS();", _FIFO_ABITS),
+    ("fifo.sv", "ABITS.lo", "ABITS_LO"),
+    ("fifo.sv", "ABITS.hi", "ABITS_HI"),
 )
 
 

@@ -1,11 +1,12 @@
-"""Registration of hyq's HW layers with finn-plus and qonnx, and which FINN ``_hls``
-layers they stand in for.
+"""Registration of hyq's HW layers with finn-plus and qonnx, and which FINN layers they
+stand in for.
 
 :func:`register` puts a generic op and its ``_rtl`` specialisation into finn-plus' tables
 (``SpecializeLayers`` and ``getCustomOp`` look there). With ``replaces``, the ``_rtl``
 class also becomes the hyq RTL layer for a FINN ``_hls`` layer that finn-plus implements
 only in HLS on non-Versal parts (there is no HLS compiler without Vitis, so such a layer
-could be neither synthesised nor simulated); ``step_hyq_rtl_layers`` then swaps it in
+could be neither synthesised nor simulated), or for a FINN RTL layer in a configuration
+Verilator cannot elaborate; ``step_hyq_rtl_layers`` then swaps it in
 (:class:`hyq.dataflow.transforms.UseHyqRTL`). The generic op of a stand-in subclasses
 FINN's generic op unchanged, so Python execution, shapes and folding stay FINN's.
 """

@@ -1,4 +1,5 @@
-"""hyq's RTL stand-in for FINN's ``OuterShuffle_hls``: ``HyqOuterShuffle`` / ``HyqOuterShuffle_rtl``.
+"""hyq's RTL stand-ins for FINN's transpose layers: ``HyqOuterShuffle_rtl`` for ``OuterShuffle_hls``
+and ``HyqInnerShuffle_rtl`` for ``InnerShuffle_rtl`` at SIMD 1 (which Verilator rejects).
 
 finn-plus' ``step_transpose_decomposition`` turns a transpose into InnerShuffle and
 OuterShuffle layers; an OuterShuffle reorders whole tensor positions and keeps the SIMD
@@ -29,6 +30,7 @@ import numpy as np
 from hyq.dataflow.finn_env import finn_steps as _finn_steps
 
 _finn_steps()
+from finn.custom_op.fpgadataflow.inner_shuffle import InnerShuffle  # noqa: E402
 from finn.custom_op.fpgadataflow.outer_shuffle import OuterShuffle  # noqa: E402
 from finn.custom_op.fpgadataflow.rtlbackend import RTLBackend  # noqa: E402
 
@@ -257,4 +259,68 @@ def _possible(inst, part: str) -> bool:
 
 register(HyqOuterShuffle, HyqOuterShuffle_rtl, replaces="OuterShuffle_hls", possible=_possible)
 
-__all__ = ["HyqOuterShuffle", "HyqOuterShuffle_rtl", "read_loops", "read_order", "lut_estimate"]
+
+# ---- InnerShuffle with SIMD 1 ------------------------------------------------------------------
+# finn-plus' InnerShuffle_rtl (finn-rtllib/inner_shuffle) transposes the last two axes in
+# I x J blocks. At SIMD 1, its rotation index is 0 bits wide, which Verilator rejects
+# ("static cast to logic[-1:0]"), and every InnerShuffle of hybrid-tiny has SIMD 1. A block
+# transpose at SIMD 1 is the same ping-pong buffer as above with an I x J tensor per bank.
+
+
+class HyqInnerShuffle(InnerShuffle):
+    """FINN's InnerShuffle, unchanged: the generic op of :class:`HyqInnerShuffle_rtl`."""
+
+
+class HyqInnerShuffle_rtl(HyqInnerShuffle, RTLBackend):  # noqa: N801 - FINN's naming of specialisations
+    """InnerShuffle at SIMD 1 by hw/rtl/hyq_outer_shuffle.v, one I x J block per bank."""
+
+    def get_nodeattr_types(self):
+        attrs = dict(RTLBackend.get_nodeattr_types(self))
+        attrs.update(HyqInnerShuffle.get_nodeattr_types(self))
+        attrs["perm"] = ("ints", False, [])  # the decomposed transpose's, recorded by finn-plus
+        return attrs
+
+    def block(self) -> list[int]:
+        """[I, J]: the last two axes of the transposed view."""
+        return [int(d) for d in self.get_nodeattr("transpose_in_shape")[-2:]]
+
+    def loops(self) -> tuple[list[int], list[int]]:
+        return read_loops(self.block(), [1, 0], 1)
+
+    def n_beats(self) -> int:
+        """Beats per bank: one I x J block."""
+        return int(np.prod(self.block()))
+
+    def get_exp_cycles(self):
+        """Steady state: one beat per cycle over the whole tensor."""
+        return int(np.prod(self.get_folded_input_shape()[:-1]))
+
+    def execute_node(self, context, graph):
+        if self.get_nodeattr("exec_mode") == "rtlsim":
+            raise NotImplementedError(f"{self.onnx_node.name}: simulate hyq RTL layers with hyq.eda.rtlsim "
+                                      "(simulate_layers), not FINN's exec_mode=rtlsim")
+        return HyqInnerShuffle.execute_node(self, context, graph)
+
+    verify_node = HyqOuterShuffle_rtl.verify_node
+    block_ram = HyqOuterShuffle_rtl.block_ram
+    verilog_params = HyqOuterShuffle_rtl.verilog_params
+    lut_estimation = HyqOuterShuffle_rtl.lut_estimation
+    bram_estimation = HyqOuterShuffle_rtl.bram_estimation
+    bram_efficiency_estimation = HyqOuterShuffle_rtl.bram_efficiency_estimation
+    uram_estimation = HyqOuterShuffle_rtl.uram_estimation
+    dsp_estimation = HyqOuterShuffle_rtl.dsp_estimation
+    wrapper_verilog = HyqOuterShuffle_rtl.wrapper_verilog
+    generate_hdl = HyqOuterShuffle_rtl.generate_hdl
+    get_rtl_file_list = HyqOuterShuffle_rtl.get_rtl_file_list
+    code_generation_ipi = HyqOuterShuffle_rtl.code_generation_ipi
+
+
+def _inner_possible(inst, part: str) -> bool:
+    """Only SIMD 1 (FINN's RTL serves the rest), on a transposed view of at least 2 axes."""
+    return inst.get_nodeattr("SIMD") == 1 and len(inst.get_nodeattr("transpose_in_shape")) >= 2
+
+
+register(HyqInnerShuffle, HyqInnerShuffle_rtl, replaces="InnerShuffle_rtl", possible=_inner_possible)
+
+__all__ = ["HyqOuterShuffle", "HyqOuterShuffle_rtl", "HyqInnerShuffle", "HyqInnerShuffle_rtl", "read_loops",
+           "read_order", "lut_estimate"]
