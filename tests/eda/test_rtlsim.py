@@ -88,7 +88,7 @@ def test_hyq_sim_whole_conv_net_bit_exact_with_cycles_and_trace(conv_build, tmp_
     build = tmp_path / "build"
     shutil.copytree(conv_build, build)
     trace = tmp_path / "wave.vcd"
-    proc = hyq("sim", str(build), "--trace", str(trace), "--count", "3")
+    proc = hyq("sim", str(build), "--trace", str(trace), "--trace-depth", "2", "--count", "3")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     rep = json.loads((build / "report.json").read_text())
     sim = rep["rtlsim"]
@@ -119,11 +119,11 @@ def test_hyq_sim_whole_conv_net_bit_exact_with_cycles_and_trace(conv_build, tmp_
     assert sim["network"]["activity_plot"] == str(tmp_path / "wave_activity.png")
     assert (tmp_path / "wave_activity.png").stat().st_size > 0 and (tmp_path / "wave_activity.svg").is_file()
     # second run: simulators come from the content-hashed cache
-    proc = hyq("sim", str(build), "--trace", str(trace), "--count", "3")
+    proc = hyq("sim", str(build), "--trace", str(trace), "--trace-depth", "2", "--count", "3")
     assert proc.returncode == 0 and "cached simulator" in proc.stdout
     assert json.loads((build / "report.json").read_text())["rtlsim"]["network"]["cached"] is True
     # random backpressure on the accelerator's input and output: still bit-exact
-    proc = hyq("sim", str(build), "--no-layers", "--stall", "0.5", "--trace", str(trace))
+    proc = hyq("sim", str(build), "--no-layers", "--stall", "0.5", "--trace", str(trace), "--trace-depth", "2")
     net = json.loads((build / "report.json").read_text())["rtlsim"]["network"]
     assert proc.returncode == 0 and net["bit_exact"] and net["stall"] == 0.5 and net["cached"]
 
