@@ -6,6 +6,11 @@ Conventions, so FINN treats them exactly like its own layers:
   and its specialisations (``<Op>_rtl``) registered into ``finn.custom_op.fpgadataflow.rtl``
   the same way; domains then start with ``finn.custom_op.fpgadataflow`` as FINN's
   partitioning requires;
+- an ``<Op>_rtl`` is ``class <Op>_rtl(HyqRTLBackend, <generic op>)``
+  (:mod:`hyq.dataflow.ops.rtl`): hw/rtl sources plus a generated wrapper with FINN's port
+  names, Python execution of the generic op, and exec_mode ``rtlsim`` raising
+  NotImplementedError (FINN's rtlsim needs Vivado; hyq simulates with
+  :func:`hyq.eda.rtlsim.simulate_layers`) unless the layer runs Verilator itself (softmax);
 - an ``Infer<Op>`` qonnx Transformation that replaces the exported pattern by the HW op;
 - Python execution through the one integer reference in ``hyq.integer``; resource
   estimates (``lut_estimation`` etc.) from models fitted to Yosys measurements, never 0.

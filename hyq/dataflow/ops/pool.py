@@ -26,7 +26,7 @@ _finn_steps()
 from finn.custom_op.fpgadataflow.globalaccpool import GlobalAccPool  # noqa: E402
 
 from hyq.dataflow.ops.registry import register  # noqa: E402
-from hyq.dataflow.ops.streams import RTLStandIn, _pad, _rtl_attrs  # noqa: E402
+from hyq.dataflow.ops.rtl import HyqRTLBackend  # noqa: E402
 
 #: accumulator words from which the memory is block RAM (distributed RAM below)
 BRAM_MIN_WORDS = 128
@@ -84,16 +84,10 @@ class HyqGlobalAccPool(GlobalAccPool):
     """FINN's GlobalAccPool, unchanged: the generic op of ``HyqGlobalAccPool_rtl``."""
 
 
-class HyqGlobalAccPool_rtl(HyqGlobalAccPool, RTLStandIn):  # noqa: N801 - FINN's naming
+class HyqGlobalAccPool_rtl(HyqRTLBackend, HyqGlobalAccPool):  # noqa: N801 - FINN's naming
     """GlobalAccPool implemented by hw/rtl/hyq_global_acc_pool.v."""
 
-    CORE = "hyq_global_acc_pool"
-
-    def get_nodeattr_types(self):
-        return _rtl_attrs(self, HyqGlobalAccPool)
-
-    def execute_node(self, context, graph):
-        return self.rtl_execute(HyqGlobalAccPool, context, graph)
+    CORES = ("hyq_global_acc_pool.v",)
 
     def folds(self) -> int:
         return self.get_nodeattr("NumChannels") // self.get_nodeattr("PE")
@@ -117,7 +111,7 @@ class HyqGlobalAccPool_rtl(HyqGlobalAccPool, RTLStandIn):  # noqa: N801 - FINN's
                 "        .ap_clk(ap_clk), .ap_rst_n(ap_rst_n),\n"
                 f"        .s_tdata(in0_V_TDATA[{iw - 1}:0]), .s_tvalid(in0_V_TVALID), .s_tready(in0_V_TREADY),\n"
                 "        .m_tdata(d), .m_tvalid(out0_V_TVALID), .m_tready(out0_V_TREADY));\n"
-                f"    assign out0_V_TDATA = {_pad(ow, self.get_outstream_width_padded(0), 'd')};\n")
+                + self.out0_assign(ow, "d"))
 
     def get_exp_cycles(self):
         """One input beat per cycle; the sums leave during the last pixel's beats."""
