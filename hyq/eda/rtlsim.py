@@ -204,7 +204,7 @@ def upstream(model: ModelWrapper, tensor: str):
     return node
 
 
-def stream_order(model: ModelWrapper, node, idx: int, value: np.ndarray) -> np.ndarray:
+def stream_order(model: ModelWrapper | None, node, idx: int, value: np.ndarray) -> np.ndarray:
     """Input ``idx`` of ``node`` as its RTL receives it, from FINN's Python tensor.
 
     A depthwise sliding window streams (.., C/PE, K*K, PE); FINN's Python execution keeps
@@ -213,6 +213,8 @@ def stream_order(model: ModelWrapper, node, idx: int, value: np.ndarray) -> np.n
     """
     from hyq.dataflow.ops.registry import family
 
+    if model is None:  # a layer outside any graph: nothing upstream reorders its input
+        return value
     src = upstream(model, node.input[idx])
     if family(node.op_type) != "VVAU" or idx != 0 or src is None \
             or family(src.op_type) != "ConvolutionInputGenerator":
@@ -358,9 +360,12 @@ def _layer_estimate(inst) -> int | None:
         return None
 
 
-def simulate_layers(model: ModelWrapper, nodes: list, ctxs: list[dict], work: Path,
+def simulate_layers(model: ModelWrapper | None, nodes: list, ctxs: list[dict], work: Path,
                     tool: verilator.Verilator | None = None) -> list[LayerResult]:
     """Simulate ``nodes`` each on the tensors its producers computed in Python; compare outputs.
+
+    ``model``: the graph the nodes belong to (it tells how a producer orders a stream), or
+    None for layers built on their own.
 
     The layers run side by side in one simulator (one Verilator compile for all of them):
     each gets its own input and output streams, so they do not interact and each one's
