@@ -4,6 +4,7 @@ qonnx's result, pass by pass and for the whole export cleanup and streamlining."
 from __future__ import annotations
 
 import copy
+import os
 import random
 
 import pytest
@@ -113,6 +114,9 @@ def test_readable_names_same_as_qonnx_on_raw_export(raw_export):
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("HYQ_HEAVY_TESTS"),
+                    reason="~8 min (qonnx's own quadratic passes in the reference run), beyond the CI budget; "
+                           "every pass is compared on its own above; set HYQ_HEAVY_TESTS=1 to run it")
 def test_streamlining_same_as_qonnx(raw_export, tmp_path):
     """FINN's conversion, tidy-up and hyq's streamlining (every transform runs qonnx's
     cleanup and shape inference) on the cleaned export. Slow: ~8 min, nearly all of it
