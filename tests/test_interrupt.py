@@ -15,7 +15,7 @@ def test_interrupted_run_resumes(default_run, tmp_path):
     seen = []
     for line in proc.stdout:
         seen.append(line)
-        if "FINN step 3/" in line:  # streamline finished; interrupt during the next steps
+        if "FINN step 1/" in line:  # interrupt during tidy-up and streamlining (the longest step)
             proc.send_signal(signal.SIGINT)
             break
     rest, err = proc.communicate(timeout=600)
