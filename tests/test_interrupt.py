@@ -10,8 +10,11 @@ from tests.conftest import ROOT
 
 def test_interrupted_run_resumes(default_run, tmp_path):
     out = tmp_path / "run"
+    # default SIGINT handling in the child even when the suite runs as a background job
+    # (a shell without job control starts those with SIGINT ignored, and children inherit it)
     proc = subprocess.Popen([sys.executable, "-m", "hyq.cli", "run", "--out", str(out)], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy(),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     seen = []
     for line in proc.stdout:
         seen.append(line)

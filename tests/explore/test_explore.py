@@ -24,7 +24,9 @@ def _interrupt_after_first_point(out) -> None:
     """Start ``hyq explore`` and press Ctrl-C (SIGINT to its process group) after one point finishes."""
     proc = subprocess.Popen([sys.executable, "-m", "hyq.cli", "explore", "--space", str(TINY), "--out", str(out),
                              "--workers", "2"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, env=os.environ.copy(), start_new_session=True)
+                            text=True, env=os.environ.copy(), start_new_session=True,
+                            # default SIGINT handling even when the suite runs as a background job
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     seen = []
     try:
         for line in proc.stdout:
