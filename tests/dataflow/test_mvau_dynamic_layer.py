@@ -18,12 +18,13 @@ from qonnx.custom_op.registry import getCustomOp
 from qonnx.util.basic import qonnx_make_model
 
 import hyq.dataflow.ops  # noqa: F401 - registers hyq's HW layers with finn-plus
-from hyq.dataflow import finn_env
 from hyq.dataflow.ops import mvau_dynamic
 from hyq.dataflow.transforms import UseHyqRTL
 from hyq.eda import rtlsim, stitch, verilator, yosys
 
-PART = "xc7z020clg400-1"
+from tests.dataflow import rtl_layers
+
+PART = rtl_layers.PART
 
 
 @dataclass(frozen=True)
@@ -81,12 +82,7 @@ def mvau_model(c: Cfg, mem_mode: str = "dynamic", act: bool = False) -> ModelWra
 
 
 def to_rtl(model: ModelWrapper, build: Path) -> ModelWrapper:
-    from finn.transformation.fpgadataflow.prepare_ip import PrepareIP
-
-    finn_env.use_build_dir(build)
-    model = model.transform(UseHyqRTL(PART))
-    assert model.graph.node[0].op_type == "HyqMVAU_rtl"
-    return model.transform(PrepareIP(PART, 10.0))
+    return rtl_layers.to_rtl(model, build, "HyqMVAU_rtl")
 
 
 def contexts(model: ModelWrapper, c: Cfg, n: int = 2, seed: int = 1, extremes: bool = True) -> list[dict]:

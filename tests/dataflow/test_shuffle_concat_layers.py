@@ -19,7 +19,9 @@ from hyq.dataflow.ops.shuffle import _packed, read_loops, read_order
 from hyq.dataflow.transforms import UseHyqRTL
 from hyq.eda import rtlsim, stitch, yosys
 
-PART = "xc7z020clg400-1"
+from tests.dataflow import rtl_layers
+
+PART = rtl_layers.PART
 SAMPLES = 3
 
 # (name, transpose_in_shape, perm, in_shape, out_shape, data type, SIMD)
@@ -89,14 +91,7 @@ def hls_graph(shuffles=(), concats=()) -> ModelWrapper:
 
 def random_inputs(model: ModelWrapper, seed: int) -> list[dict[str, np.ndarray]]:
     rng = np.random.default_rng(seed)
-    samples = []
-    for _ in range(SAMPLES):
-        x = {}
-        for vi in model.graph.input:
-            dt = model.get_tensor_datatype(vi.name)
-            x[vi.name] = rng.integers(dt.min(), dt.max() + 1, model.get_tensor_shape(vi.name)).astype(np.float32)
-        samples.append(x)
-    return samples
+    return [rtl_layers.random_graph_inputs(model, rng) for _ in range(SAMPLES)]
 
 
 def reference(model: ModelWrapper, samples) -> list[dict[str, np.ndarray]]:

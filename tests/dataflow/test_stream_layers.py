@@ -23,7 +23,9 @@ from hyq.dataflow import finn_env
 from hyq.dataflow.transforms import UseHyqRTL
 from hyq.eda import rtlsim, stitch, yosys
 
-PART = "xc7z020clg400-1"
+from tests.dataflow import rtl_layers
+
+PART = rtl_layers.PART
 HLS = "finn.custom_op.fpgadataflow.hls"
 
 # (channels, PE, input type, outputs, numInputVectors)
@@ -106,10 +108,7 @@ def contexts(model: ModelWrapper, n: int, seed: int = 0) -> list[dict]:
     generic = rtlsim.generic_model(model)
     ctxs = []
     for _ in range(n):
-        feed = {}
-        for t in model.graph.input:
-            dt = model.get_tensor_datatype(t.name)
-            feed[t.name] = rng.integers(dt.min(), dt.max() + 1, model.get_tensor_shape(t.name)).astype(np.float32)
+        feed = rtl_layers.random_graph_inputs(model, rng)
         ctxs.append(execute_onnx(generic, feed, return_full_exec_context=True))
     return ctxs
 

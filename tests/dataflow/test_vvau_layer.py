@@ -21,7 +21,9 @@ from hyq.dataflow.ops import vvau
 from hyq.dataflow.transforms import UseHyqRTL
 from hyq.eda import rtlsim, stitch, yosys
 
-PART = "xc7z020clg400-1"
+from tests.dataflow import rtl_layers
+
+PART = rtl_layers.PART
 
 
 @dataclass(frozen=True)
@@ -75,12 +77,7 @@ def vvau_model(c: Cfg, seed: int = 0, act: bool = False) -> ModelWrapper:
 
 
 def to_rtl(model: ModelWrapper, build: Path) -> ModelWrapper:
-    from finn.transformation.fpgadataflow.prepare_ip import PrepareIP
-
-    finn_env.use_build_dir(build)
-    model = model.transform(UseHyqRTL(PART))
-    assert model.graph.node[0].op_type == "HyqVVAU_rtl"
-    return model.transform(PrepareIP(PART, 10.0))
+    return rtl_layers.to_rtl(model, build, "HyqVVAU_rtl")
 
 
 def contexts(model: ModelWrapper, c: Cfg, n: int = 2, seed: int = 1) -> list[dict]:
