@@ -343,8 +343,9 @@ def sim_model(build_dir: Path, part: str, clock_ns: float) -> ModelWrapper:
     for node in model.graph.node:
         # fifo.sv picks UltraRAM above 2028 words (a part's URAM is not checked, Zynq-7000
         # has none), and Verilator 5.38 cannot elaborate that branch: keep deep FIFOs in BRAM
-        if node.op_type == "StreamingFIFO" and getCustomOp(node).get_nodeattr("depth") > 2028:
-            getCustomOp(node).set_nodeattr("ram_style", "block")
+        fifo = getCustomOp(node) if node.op_type == "StreamingFIFO" else None
+        if fifo is not None and fifo.get_nodeattr("depth") > 2028:
+            fifo.set_nodeattr("ram_style", "block")
     model = model.transform(SpecializeLayers(part))
     model = model.transform(GiveUniqueNodeNames())
     model = model.transform(PrepareIP(part, clock_ns))

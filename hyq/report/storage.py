@@ -21,19 +21,14 @@ from qonnx.custom_op.registry import getCustomOp
 _MATRIX_OPS = ("MVAU", "VVAU")
 
 
-def _base(op_type: str) -> str:
-    """FINN's op family (MVAU, VVAU, Thresholding, ...), hyq's RTL stand-ins included."""
-    import hyq.dataflow.ops  # noqa: F401 - registers the stand-ins
-    from hyq.dataflow.ops.registry import family
-
-    return family(op_type)
-
-
 def storage_bits(model: ModelWrapper) -> dict[str, int]:
     """Bits of weights, thresholds and other constants over the HW layers of ``model``."""
+    import hyq.dataflow.ops  # noqa: F401 - registers hyq's RTL stand-ins (HyqVVAU_rtl is a VVAU)
+    from hyq.dataflow.ops.registry import family
+
     bits = {"weight_bits": 0, "threshold_bits": 0, "other_bits": 0, "weight_count": 0}
     for node in model.graph.node:
-        base = _base(node.op_type)
+        base = family(node.op_type)
         for idx, name in enumerate(node.input):
             init = model.get_initializer(name)
             if init is None:
