@@ -1,5 +1,6 @@
 """NumPy integer references of the HyQ operators: the single source of integer truth."""
 
+from hyq.integer.requant import RequantParams, requant, requant_from_thresholds
 from hyq.integer.softmax import (
     METHODS,
     OUT_FORMATS,
@@ -13,8 +14,11 @@ from hyq.integer.softmax import (
 __all__ = [
     "METHODS",
     "OUT_FORMATS",
+    "RequantParams",
     "SoftmaxParams",
     "decode_log2",
+    "requant",
+    "requant_from_thresholds",
     "softmax",
     "softmax_params",
     "softmax_with_params",
