@@ -23,7 +23,8 @@ module hyq_softmax_core #(
     parameter N_STEPS = 30,
     parameter EXP_SHIFT = 22,
     parameter EXP_BITS = 16,
-    parameter RECIP_SHIFT = 32
+    parameter RECIP_SHIFT = 32,
+    parameter IN_SHIFT = 0         // k: d = (x - max) << k, for a coarse input scale
 ) (
     input  wire                     ap_clk,
     input  wire                     ap_rst_n,
@@ -39,6 +40,7 @@ module hyq_softmax_core #(
     localparam SUM_BITS = EXP_BITS + ((N > 1) ? $clog2(N) : 0) + 1;
     localparam RECIP_BITS = (OUT_LOG2 != 0) ? 1 : RECIP_SHIFT - EXP_BITS + 2;
     localparam XW = IN_BITS + 1;                              // lanes widened, signed
+    localparam DB = IN_BITS + IN_SHIFT;                       // bits of |d| after the shift
     localparam [1:0] S_LOAD = 2'd0, S_SUM = 2'd1, S_DIV = 2'd2, S_OUT = 2'd3;
 
     reg [1:0] state;
@@ -83,16 +85,17 @@ module hyq_softmax_core #(
     genvar g;
     generate
         for (g = 0; g < PE; g = g + 1) begin : lane
-            wire signed [XW-1:0] d = widen(rdata[g*IN_BITS +: IN_BITS]) - row_max;
+            wire signed [XW-1:0] d0 = widen(rdata[g*IN_BITS +: IN_BITS]) - row_max;
+            wire signed [DB:0] d = $signed(d0) <<< IN_SHIFT;   // exact: d0 fits XW bits
             wire [EXP_BITS-1:0] e_lane;
             if (METHOD == 0) begin : linmax
-                hyq_exp_linmax #(.IN_BITS(IN_BITS), .X0(X0), .B(B), .C(C), .N_STEPS(N_STEPS),
+                hyq_exp_linmax #(.IN_BITS(DB), .X0(X0), .B(B), .C(C), .N_STEPS(N_STEPS),
                     .EXP_SHIFT(EXP_SHIFT), .EXP_BITS(EXP_BITS)) u_exp (.d(d), .e(e_lane));
             end else if (METHOD == 1) begin : ibert
-                hyq_exp_ibert #(.IN_BITS(IN_BITS), .X0(X0), .B(B), .C(C), .N_STEPS(N_STEPS),
+                hyq_exp_ibert #(.IN_BITS(DB), .X0(X0), .B(B), .C(C), .N_STEPS(N_STEPS),
                     .EXP_SHIFT(EXP_SHIFT), .EXP_BITS(EXP_BITS)) u_exp (.d(d), .e(e_lane));
             end else begin : shiftmax
-                hyq_exp_shiftmax #(.IN_BITS(IN_BITS), .X0(X0), .B(B), .C(C), .N_STEPS(N_STEPS),
+                hyq_exp_shiftmax #(.IN_BITS(DB), .X0(X0), .B(B), .C(C), .N_STEPS(N_STEPS),
                     .EXP_SHIFT(EXP_SHIFT), .EXP_BITS(EXP_BITS)) u_exp (.d(d), .e(e_lane));
             end
             assign e_comb[g*EXP_BITS +: EXP_BITS] = e_lane;

@@ -1,6 +1,6 @@
 // I-ViT Shiftmax softmax (shifts and adders only), streaming: AXI-stream rows of N
 // elements, PE per beat. Parameters are hyq.integer.softmax.SoftmaxParams fields (X0 = -x0,
-// B = b, C = c, N_STEPS = n, EXP_SHIFT = s, EXP_BITS, RECIP_SHIFT = M); hyq.eda.softmax
+// B = b, C = c, N_STEPS = n, EXP_SHIFT = s, EXP_BITS, RECIP_SHIFT = M, IN_SHIFT = k); hyq.eda.softmax
 // computes them. Defaults: scale 0.01, 8-bit signed input, N = 16, PE = 1, 8-bit uint out.
 module hyq_softmax_shiftmax #(
     parameter IN_BITS = 8,
@@ -15,7 +15,8 @@ module hyq_softmax_shiftmax #(
     parameter N_STEPS = 15,
     parameter EXP_SHIFT = 6,
     parameter EXP_BITS = 16,
-    parameter RECIP_SHIFT = 32
+    parameter RECIP_SHIFT = 32,
+    parameter IN_SHIFT = 0
 ) (
     input  wire                   ap_clk,
     input  wire                   ap_rst_n,
@@ -28,7 +29,8 @@ module hyq_softmax_shiftmax #(
 );
     hyq_softmax_core #(.METHOD(2), .IN_BITS(IN_BITS), .IN_SIGNED(IN_SIGNED), .N(N), .PE(PE),
         .OUT_BITS(OUT_BITS), .OUT_LOG2(OUT_LOG2), .X0(X0), .B(B), .C(C), .N_STEPS(N_STEPS),
-        .EXP_SHIFT(EXP_SHIFT), .EXP_BITS(EXP_BITS), .RECIP_SHIFT(RECIP_SHIFT)) core (
+        .EXP_SHIFT(EXP_SHIFT), .EXP_BITS(EXP_BITS), .RECIP_SHIFT(RECIP_SHIFT),
+        .IN_SHIFT(IN_SHIFT)) core (
         .ap_clk(ap_clk), .ap_rst_n(ap_rst_n),
         .s_axis_tdata(s_axis_tdata), .s_axis_tvalid(s_axis_tvalid), .s_axis_tready(s_axis_tready),
         .m_axis_tdata(m_axis_tdata), .m_axis_tvalid(m_axis_tvalid), .m_axis_tready(m_axis_tready));

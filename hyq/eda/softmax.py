@@ -51,7 +51,8 @@ def verilog_params(p: SoftmaxParams, n: int, pe: int = 1, in_signed: bool = True
     vp = {"IN_BITS": p.in_bits, "IN_SIGNED": int(bool(in_signed)), "N": n, "PE": pe,
           "OUT_BITS": p.out_bits, "OUT_LOG2": int(p.out_format == "log2"),
           "X0": -p.x0, "B": p.b, "C": p.c, "N_STEPS": p.n, "EXP_SHIFT": p.exp_shift,
-          "EXP_BITS": p.exp_bits, "RECIP_SHIFT": p.recip_shift if p.out_format == "uint" else 32}
+          "EXP_BITS": p.exp_bits, "RECIP_SHIFT": p.recip_shift if p.out_format == "uint" else 32,
+          "IN_SHIFT": p.in_shift}
     big = {k: v for k, v in vp.items() if not 0 <= v <= MAX_PARAM}
     if big:
         raise HyqError(f"softmax constants {big} do not fit 32-bit Verilog parameters "
@@ -140,7 +141,9 @@ def default_params(method: str, scale: float = 0.01, in_bits: int = 8, out_bits:
 def exp_unit_params(p: SoftmaxParams) -> dict[str, int]:
     """Verilog parameters of the stand-alone exp unit ``hyq_exp_<method>`` (steps 1-6)."""
     vp = verilog_params(p, 1, 1)
-    return {k: vp[k] for k in ("IN_BITS", "X0", "B", "C", "N_STEPS", "EXP_SHIFT", "EXP_BITS")}
+    out = {k: vp[k] for k in ("IN_BITS", "X0", "B", "C", "N_STEPS", "EXP_SHIFT", "EXP_BITS")}
+    out["IN_BITS"] += p.in_shift   # the exp unit sees d << k
+    return out
 
 
 def synthesize_exp(p: SoftmaxParams, script: str = "xc7") -> dict:

@@ -22,7 +22,10 @@ constant -x0 (step 3), once per row (8a), once per element (8b, log2 only).
 
 Integer steps (per row of N elements; B = in_bits, k = out_bits, floor everywhere)
 ------------------------------------------------------------------------------------
-1. ``d = x - max(x)``                                  d in [-(2^B - 1), 0]
+1. ``d = (x - max(x)) << k``                           d in [-(2^B - 1) * 2^k, 0]
+   (k = ``in_shift``, 0 unless S is too coarse for the method's constants; then the
+   exact left shift moves d to the finer scale S / 2^k, the least with -x0 >= 8, and
+   every constant below is computed for S / 2^k)
    (shiftmax only: ``d = d + (d >> 1) - (d >> 4)``, i.e. d * log2(e), arithmetic shifts)
 2. ``v = max(d, n * x0)``                              clamp to n range-reduction steps
 3. ``q = (-v) // (-x0)``                               q in [0, n]; -x0 is a constant, so a
@@ -58,8 +61,8 @@ QK^T accumulator) the polynomial's own error shows. ``hyq softmax-report`` measu
 
 Bit-widths (unsigned unless marked signed; bl(v) = number of bits of v)
 ----------------------------------------------------------------------
-d: B + 1 signed; p (shiftmax's d after step 1): bl(|p_min|) + 1 signed with
-p_min = d_min + (d_min >> 1) - (d_min >> 4), d_min = -(2^B - 1); q: bl(q_max) with q_max = min(n, |v_min| // |x0|);
+d: B + k + 1 signed; p (shiftmax's d after step 1): bl(|p_min|) + 1 signed with
+p_min = d_min + (d_min >> 1) - (d_min >> 4), d_min = -(2^B - 1) * 2^k; q: bl(q_max) with q_max = min(n, |v_min| // |x0|);
 r: bl(|x0| - 1) + 1 signed; z: bl(z_max), z_max = b (linmax), c (ibert), -x0 (shiftmax);
 ibert's r + b: bl(b) and its product r * (r + b): bl(|x0| - 1) + bl(b) + 1 signed;
 e: exp_bits; sum: bl(N * e_max), i.e. exp_bits + ceil(log2 N);
@@ -90,6 +93,7 @@ IBERT_A = 0.35815147
 IBERT_B = 0.96963238 / IBERT_A
 IBERT_C = 1.0 / IBERT_A
 RANGE_STEPS = {"linmax": 30, "ibert": 30, "shiftmax": 15}
+COARSE_X0 = 8  # a coarse input is shifted until -x0 >= COARSE_X0 (see _coarse_shift)
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,12 @@ class SoftmaxParams:
     exp_bits: int
     exp_max: int  # e for d = 0, the largest exp value
     recip_shift: int  # M: recip = 2^M // sum (uint only)
+    in_shift: int = 0  # k: d is taken as d << k, on the finer scale S / 2^k (coarse inputs)
+
+    @property
+    def exp_scale(self) -> float:
+        """Scale S / 2^k of the shifted differences the exp constants are computed for."""
+        return self.scale / 2**self.in_shift
 
     @property
     def out_scale(self) -> float:
@@ -130,13 +140,13 @@ class SoftmaxParams:
     def widths(self, row_len: int) -> dict[str, int]:
         """Bit-width of every intermediate for rows of ``row_len`` elements."""
         _check_int("row_len", row_len, 1)
-        d_min = -(2**self.in_bits - 1)
+        d_min = -(2**self.in_bits - 1) << self.in_shift
         if self.method == "shiftmax":
             d_min = d_min + (d_min >> 1) - (d_min >> 4)
         v_min = max(d_min, self.n * self.x0)
         q_max = min(self.n, (-v_min) // (-self.x0))
         sum_max = row_len * self.exp_max
-        w = {"d": self.in_bits + 1}
+        w = {"d": self.in_bits + self.in_shift + 1}
         if self.method == "shiftmax":
             w["p"] = _bl(-d_min) + 1
         w.update({
@@ -190,27 +200,19 @@ def softmax_params(
     scale = _check_scale(scale)
 
     n = RANGE_STEPS[method]
-    if method == "shiftmax":
-        x0, b, c = math.floor(-1.0 / scale), 0, 0
-    else:
-        x0 = math.floor(-LN2 / scale)
-        if method == "linmax":
-            b, c = math.floor((LINMAX_OFFSET / LINMAX_SLOPE) / scale), 0
-        else:
-            b, c = math.floor(IBERT_B / scale), math.floor(IBERT_C / scale**2)
-    draft = SoftmaxParams(method, scale, in_bits, out_bits, out_format, n, x0, b, c,
-                          0, exp_bits, 0, 0)
-    z_lo, z_hi = _z_of_r(draft, x0 + 1), _z_of_r(draft, 0)
-    if min(z_lo, z_hi) < 1:
+    k = 0 if _constants(method, scale)[0] else _coarse_shift(method, scale)
+    fine = scale / 2**k
+    ok, x0, b, c, z_lo, z_hi = _constants(method, fine)
+    if not ok:
         raise ValueError(
-            f"softmax scale {scale!r} is too coarse for method {method!r}: its exp constants "
-            f"round to zero (largest usable scale is about {_max_scale(method):.3g})")
+            f"softmax scale {scale!r} is too coarse for method {method!r} even after an input shift "
+            f"by {k} bits: its exp constants round to zero")
     z_max = max(z_lo, z_hi)
     s = max(0, _bl(z_max) + n - exp_bits)
     exp_max = _shift(z_max, n - s)
     m = exp_bits + out_bits + RECIP_GUARD_BITS if out_format == "uint" else 0
     params = SoftmaxParams(method, scale, in_bits, out_bits, out_format, n, x0, b, c,
-                           s, exp_bits, exp_max, m)
+                           s, exp_bits, exp_max, m, k)
     too_wide = {k: v for k, v in params.widths(2**16).items() if v > MAX_WIDTH}
     if too_wide or _bl(abs(n * x0)) > MAX_WIDTH:
         raise ValueError(
@@ -256,7 +258,7 @@ def softmax_with_params(x, params: SoftmaxParams, axis: int = -1) -> np.ndarray:
 
 def exp_int(x: np.ndarray, params: SoftmaxParams) -> np.ndarray:
     """Steps 1-6: integer exp of ``x - max(x)`` along the last axis, ``exp_bits`` wide."""
-    d = x - x.max(axis=-1, keepdims=True)
+    d = np.left_shift(x - x.max(axis=-1, keepdims=True), params.in_shift)
     if params.method == "shiftmax":
         d = d + (d >> 1) - (d >> 4)
     v = np.maximum(d, params.n * params.x0)
@@ -318,6 +320,30 @@ def _z_of_r(p: SoftmaxParams, r):
     return (r >> 1) - p.x0
 
 
+def _constants(method: str, scale: float) -> tuple[bool, int, int, int, int, int]:
+    """(usable, x0, b, c, z at r = x0 + 1, z at r = 0) of ``method`` at input scale ``scale``."""
+    if method == "shiftmax":
+        x0, b, c = math.floor(-1.0 / scale), 0, 0
+    else:
+        x0 = math.floor(-LN2 / scale)
+        if method == "linmax":
+            b, c = math.floor((LINMAX_OFFSET / LINMAX_SLOPE) / scale), 0
+        else:
+            b, c = math.floor(IBERT_B / scale), math.floor(IBERT_C / scale**2)
+    draft = SoftmaxParams(method, scale, 8, 8, "uint", RANGE_STEPS[method], x0, b, c, 0, EXP_BITS, 0, 0)
+    z_lo, z_hi = _z_of_r(draft, x0 + 1), _z_of_r(draft, 0)
+    return min(z_lo, z_hi) >= 1, x0, b, c, z_lo, z_hi
+
+
+def _coarse_shift(method: str, scale: float) -> int:
+    """Input shift k for a scale too coarse for ``method``: the least k with S / 2^k <= ln2 / 8.
+
+    A shift only to the edge of usable (x0 = -1) would leave a range-reduction step of a whole
+    input step off ln2; with -x0 >= 8 the per-step error of the reduction is below 1/8 of ln2.
+    """
+    return max(0, math.ceil(math.log2(scale * COARSE_X0 / LN2)))
+
+
 def _shift(z: int, t: int) -> int:
     """floor(z * 2^t) for a non-negative integer z and any integer t."""
     return z << t if t >= 0 else z >> -t
@@ -325,14 +351,6 @@ def _shift(z: int, t: int) -> int:
 
 def _bl(v: int) -> int:
     return int(v).bit_length()
-
-
-def _max_scale(method: str) -> float:
-    if method == "linmax":
-        return LINMAX_OFFSET / LINMAX_SLOPE
-    if method == "ibert":
-        return math.sqrt(IBERT_C)
-    return math.inf
 
 
 def _check_int(name: str, value, lo: int, hi: int | None = None) -> None:

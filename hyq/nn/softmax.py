@@ -39,7 +39,8 @@ def node_attributes(params: SoftmaxParams, axis: int) -> dict:
         "method_s": d["method"], "out_format_s": d["out_format"], "input_scale_f": d["scale"],
         "in_bits_i": d["in_bits"], "out_bits_i": d["out_bits"], "n_i": d["n"], "x0_i": d["x0"],
         "b_i": d["b"], "c_i": d["c"], "exp_shift_i": d["exp_shift"], "exp_bits_i": d["exp_bits"],
-        "exp_max_i": d["exp_max"], "recip_shift_i": d["recip_shift"], "axis_i": axis,
+        "exp_max_i": d["exp_max"], "recip_shift_i": d["recip_shift"], "in_shift_i": d["in_shift"],
+        "axis_i": axis,
     }
 
 

@@ -50,13 +50,15 @@ def rows():
 
 
 @pytest.mark.parametrize("method", ["linmax", "ibert", "shiftmax"])
-def test_int_softmax_becomes_rtl_layer_with_unchanged_execution(method, rows):
-    model = softmax_graph(method, 0.0625)
+@pytest.mark.parametrize("scale", [0.0625, 10.64], ids=["fine", "coarse"])
+def test_int_softmax_becomes_rtl_layer_with_unchanged_execution(method, scale, rows):
+    model = softmax_graph(method, scale)
     before = execute_onnx(model, {"x": rows})["y"]
     hw = to_hw(model)
     assert [n.op_type for n in hw.graph.node] == ["HyqSoftmax_rtl", "Mul"]
     assert hw.get_tensor_datatype(hw.graph.node[0].output[0]) == DataType["UINT8"]
     assert np.array_equal(execute_onnx(hw, {"x": rows})["y"], before)
+    assert getCustomOp(hw.graph.node[0]).params().in_shift == softmax_params(scale, method).in_shift
 
 
 def test_layer_reports_cycles_and_nonzero_estimates():

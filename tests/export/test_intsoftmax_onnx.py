@@ -19,10 +19,10 @@ from hyq.nn.softmax import IntSoftmax
 class SoftmaxNet(torch.nn.Module):
     """Quantized input -> IntSoftmax -> plain tensor (value), as an attention score path."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, scaling_init=6.0, bit_width=8, **kwargs):
         super().__init__()
         self.quant = qnn.QuantIdentity(act_quant=Int8ActPerTensorFloat, scaling_impl_type="const",
-                                       scaling_init=6.0, return_quant_tensor=True)
+                                       scaling_init=scaling_init, bit_width=bit_width, return_quant_tensor=True)
         self.softmax = IntSoftmax(**kwargs)
 
     def forward(self, x):
@@ -62,6 +62,27 @@ def test_qonnx_execution_equals_brevitas_and_reference(method, out_format, n, tm
         lin = ref if out_format == "uint" else decode_log2(ref, 4)
         params = net.softmax.params(scale, 8)
         assert np.array_equal(np.rint(got / params.out_scale).astype(np.int64), lin)
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("out_format", OUT_FORMATS)
+def test_coarse_scale_qonnx_equals_brevitas_and_reference(method, out_format, tmp_path):
+    """A 4-bit score scale of 10.64 (too coarse for the exp constants): the input shift is a
+    node attribute, and QONNX execution, Brevitas and the reference agree bit for bit."""
+    net = SoftmaxNet(scaling_init=10.64 * 7, bit_width=4, method=method, out_format=out_format).eval()
+    scale = float(net.quant(torch.zeros(1)).scale)
+    ints = np.random.default_rng(4).integers(-7, 8, (2, 3, 16))
+    x = torch.tensor(ints * scale, dtype=torch.float32)
+    model = export_and_load(net, x, tmp_path)
+    params = net.softmax.params(scale, 4)
+    assert params.in_shift == (0 if method == "shiftmax" else 7)
+    (node,) = [n for n in model.graph.node if n.op_type == "IntSoftmax"]
+    assert getCustomOp(node).params() == params
+    got = run(model, x)
+    assert np.array_equal(got, net(x).detach().numpy())
+    ref = softmax(ints, scale, method, out_format=out_format, in_bits=4)
+    lin = ref if out_format == "uint" else decode_log2(ref, 4)
+    assert np.array_equal(np.rint(got / params.out_scale).astype(np.int64), lin)
 
 
 @pytest.mark.parametrize("method", METHODS)

@@ -45,6 +45,14 @@ def test_rtl_equals_reference(method, kw):
     assert y.shape[-1] == kw["n"] and info["cycles"] > 0
 
 
+@pytest.mark.parametrize("method,fmt", [("linmax", "uint"), ("ibert", "log2")])
+def test_rtl_coarse_scale_shifts_the_input(method, fmt):
+    """A W4A4 attention-score scale too coarse for the exp constants (issue 17): the RTL's
+    IN_SHIFT left shift gives the reference's integers, under stalls."""
+    _, _, info, p = _check(method, scale=10.64, n=16, pe=2, out_format=fmt, in_bits=4)
+    assert p.in_shift > 0 and info["params"]["IN_SHIFT"] == p.in_shift
+
+
 def test_cycles_per_row_match_the_formula():
     """Without stalls the measured cycles are rows x cycles_per_row (the FINN layer's number)."""
     method, kw = FAST[0]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from hyq.integer import METHODS, OUT_FORMATS, decode_log2, softmax, softmax_params
-from hyq.integer.softmax import exp_int
+from hyq.integer.softmax import exp_int, softmax_with_params
 
 SCALES = (0.0123, 0.05, 0.1, 0.37)
 
@@ -183,13 +183,34 @@ def test_log2_decode():
     (dict(scale="abc"), "positive"), (dict(out_bits=1), "out_bits must be in"),
     (dict(out_bits=6, out_format="log2"), "out_bits must be in"), (dict(in_bits=1), "in_bits"),
     (dict(method="exp"), "method must be one of"), (dict(out_format="int"), "out_format must be one of"),
-    (dict(out_bits=8.0), "must be an integer"), (dict(scale=5.0), "too coarse"),
+    (dict(out_bits=8.0), "must be an integer"),
     (dict(scale=1e-12, method="ibert"), "too fine"),
 ])
 def test_invalid_parameters_raise_value_error(kwargs, message):
     args = dict(scale=0.05, method="linmax", out_bits=None, out_format="uint", in_bits=8) | kwargs
     with pytest.raises(ValueError, match=message):
         softmax_params(**args)
+
+
+@pytest.mark.parametrize("method", ["linmax", "ibert"])
+@pytest.mark.parametrize("scale", [2.0, 5.0, 10.64, 300.0])
+def test_coarse_scale_is_an_exact_input_shift(method, scale):
+    """A scale too coarse for the exp constants is moved to S / 2^k by x << k: the result is
+    the reference's softmax of the shifted integers at the finer scale, bit for bit."""
+    p = softmax_params(scale, method, in_bits=4)
+    assert p.in_shift >= 1 and -p.x0 >= 8 and p.exp_scale == scale / 2**p.in_shift
+    x = np.random.default_rng(1).integers(-8, 8, size=(64, 10))
+    fine = softmax_params(scale / 2**p.in_shift, method, in_bits=4 + p.in_shift)
+    assert fine.in_shift == 0 and (fine.x0, fine.b, fine.c, fine.exp_shift) == (p.x0, p.b, p.c, p.exp_shift)
+    np.testing.assert_array_equal(softmax_with_params(x, p), softmax_with_params(x << p.in_shift, fine))
+    for fmt in ("uint", "log2"):
+        out = softmax(x, scale, method, out_format=fmt, in_bits=4)
+        assert out.shape == x.shape and out.min() >= 0
+
+
+def test_fine_enough_scale_keeps_no_shift():
+    assert all(softmax_params(s, m).in_shift == 0 for m in ("linmax", "ibert", "shiftmax") for s in (0.01, 0.2, 1.0))
+    assert softmax_params(1000.0, "shiftmax").in_shift == 0  # shiftmax's constants never vanish
 
 
 def test_invalid_inputs_raise_value_error():

@@ -39,6 +39,7 @@ from hyq.eda import softmax_cost as _cost  # noqa: E402
 from hyq.integer.softmax import METHODS, OUT_FORMATS, SoftmaxParams, softmax_with_params  # noqa: E402
 
 _INT_FIELDS = ("in_bits", "out_bits", "n", "x0", "b", "c", "exp_shift", "exp_bits", "exp_max", "recip_shift")
+_ALL_INT_FIELDS = (*_INT_FIELDS, "in_shift")
 
 
 class HyqSoftmax(HWCustomOp):
@@ -46,6 +47,7 @@ class HyqSoftmax(HWCustomOp):
 
     def get_nodeattr_types(self):
         attrs = {name: ("i", True, 0) for name in _INT_FIELDS}
+        attrs["in_shift"] = ("i", False, 0)  # optional: 0 in models exported before it existed
         attrs.update({
             "method": ("s", True, "linmax", set(METHODS)),
             "out_format": ("s", True, "uint", set(OUT_FORMATS)),
@@ -62,7 +64,7 @@ class HyqSoftmax(HWCustomOp):
         """The node's integer constants; in_bits follows the input datatype (the RTL's lanes)."""
         p = SoftmaxParams(method=self.get_nodeattr("method"), scale=float(self.get_nodeattr("input_scale")),
                           out_format=self.get_nodeattr("out_format"),
-                          **{k: int(self.get_nodeattr(k)) for k in _INT_FIELDS})
+                          **{k: int(self.get_nodeattr(k)) for k in _ALL_INT_FIELDS})
         return dataclasses.replace(p, in_bits=max(p.in_bits, self.get_input_datatype().bitwidth()))
 
     def row_len(self) -> int:
@@ -191,7 +193,7 @@ class InferIntSoftmax(Transformation):
                 continue
             codes = model.make_new_valueinfo_name()
             scale = model.make_new_valueinfo_name()
-            attrs = {k: int(inst.get_nodeattr(k)) for k in _INT_FIELDS}
+            attrs = {k: int(inst.get_nodeattr(k)) for k in _ALL_INT_FIELDS}
             hw = helper.make_node(
                 "HyqSoftmax", [node.input[0]], [codes], domain="finn.custom_op.fpgadataflow",
                 backend="fpgadataflow", name=f"HyqSoftmax_{node.name}", method=inst.get_nodeattr("method"),

@@ -17,6 +17,7 @@ from qonnx.custom_op.base import CustomOp
 from hyq.integer.softmax import METHODS, OUT_FORMATS, SoftmaxParams, decode_log2, softmax_with_params
 
 _INT_FIELDS = ("in_bits", "out_bits", "n", "x0", "b", "c", "exp_shift", "exp_bits", "exp_max", "recip_shift")
+_ALL_INT_FIELDS = (*_INT_FIELDS, "in_shift")
 
 
 class IntSoftmax(CustomOp):
@@ -24,6 +25,7 @@ class IntSoftmax(CustomOp):
 
     def get_nodeattr_types(self):
         attrs = {name: ("i", True, 0) for name in _INT_FIELDS}
+        attrs["in_shift"] = ("i", False, 0)  # optional: 0 in models exported before it existed
         attrs.update({
             "method": ("s", True, "linmax", set(METHODS)),
             "out_format": ("s", True, "uint", set(OUT_FORMATS)),
@@ -37,7 +39,7 @@ class IntSoftmax(CustomOp):
         return SoftmaxParams(
             method=self.get_nodeattr("method"), scale=float(self.get_nodeattr("input_scale")),
             out_format=self.get_nodeattr("out_format"),
-            **{name: int(self.get_nodeattr(name)) for name in _INT_FIELDS})
+            **{name: int(self.get_nodeattr(name)) for name in _ALL_INT_FIELDS})
 
     def make_shape_compatible_op(self, model):
         node = self.onnx_node
