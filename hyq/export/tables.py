@@ -85,6 +85,8 @@ class InferTableActivation(Transformation):
                 in_zero=spec.in_zero, in_scale=spec.in_scale, out_bits=spec.out_bits,
                 out_signed=int(spec.out_signed), out_narrow=int(spec.out_narrow), out_zero=spec.out_zero,
                 out_scale=spec.out_scale)
+            if DOMAIN not in [o.domain for o in model.model.opset_import]:  # onnx.checker wants it
+                model.model.opset_import.append(helper.make_opsetid(DOMAIN, 1))
             idx = list(model.graph.node).index(q_out)
             model.graph.node.insert(idx, node)
             for n in [*f_nodes, q_out]:
