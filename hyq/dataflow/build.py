@@ -21,7 +21,8 @@ from pathlib import Path
 from qonnx.core.modelwrapper import ModelWrapper
 
 from hyq.dataflow import fast_cleanup, finn_env
-from hyq.dataflow.steps import step_hyq_convert_softmax, step_hyq_rtl_layers, step_hyq_streamline
+from hyq.dataflow.steps import (step_hyq_convert_softmax, step_hyq_convert_tables, step_hyq_rtl_layers,
+                                step_hyq_streamline)
 from hyq.errors import HyqError
 from hyq.progress import info
 
@@ -30,6 +31,7 @@ STEPS: dict[str, list] = {
     "estimate": [
         "step_qonnx_to_finn",
         "step_tidy_up",
+        step_hyq_convert_tables,  # SiLU & co. (TableActivation) -> HyqLookup; no-op without
         step_hyq_streamline,
         step_hyq_convert_softmax,  # hybrid models: integer softmax; no-op for CNNs
         "step_convert_to_hw",

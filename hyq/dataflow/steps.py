@@ -79,6 +79,18 @@ def step_hyq_convert_softmax(model: ModelWrapper, cfg) -> ModelWrapper:
     return model.transform(GiveUniqueNodeNames())
 
 
+def step_hyq_convert_tables(model: ModelWrapper, cfg) -> ModelWrapper:
+    """Table activations (SiLU, GELU, Hardswish) -> hyq's HyqLookup layer: the dequantizing
+    scale in front of each TableActivation is absorbed (it reads the codes), the layer
+    inferred; its output scale is left as a Mul for streamlining. No-op without tables."""
+    from hyq.dataflow.ops.lookup import AbsorbScaleIntoTable, InferTableLookup
+
+    if not model.get_nodes_by_op_type("TableActivation"):
+        return model
+    model = model.transform(AbsorbScaleIntoTable()).transform(InferTableLookup())
+    return model.transform(GiveUniqueNodeNames())
+
+
 def step_hyq_rtl_layers(model: ModelWrapper, cfg) -> ModelWrapper:
     """FINN layers that finn-plus implements only in HLS on this part -> hyq's RTL layers.
 

@@ -6,5 +6,6 @@ soon as hyq is installed; no registration call is needed.
 """
 
 from hyq.export.ops.intsoftmax import IntSoftmax
+from hyq.export.ops.table import TableActivation
 
-__all__ = ["IntSoftmax"]
+__all__ = ["IntSoftmax", "TableActivation"]

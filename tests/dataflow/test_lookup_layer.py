@@ -1,0 +1,132 @@
+"""Table activations as a FINN HW layer: TableActivation -> HyqLookup_rtl, Python execution
+unchanged, Verilator bit-exact (with random backpressure), Yosys against the estimate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper
+from qonnx.core.datatype import DataType
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.core.onnx_exec import execute_onnx
+from qonnx.custom_op.registry import getCustomOp
+from qonnx.transformation.infer_shapes import InferShapes
+from qonnx.util.basic import qonnx_make_model
+
+import hyq.dataflow.ops  # noqa: F401 - registers hyq's HW layers with finn-plus
+from hyq.dataflow.ops.lookup import AbsorbScaleIntoTable, InferTableLookup
+from hyq.eda import rtlsim, stitch, yosys
+from hyq.integer.table import TableSpec, build_table
+
+from tests.dataflow import rtl_layers
+
+PART = rtl_layers.PART
+
+
+def table_graph(function="silu", in_bits=8, signed=True, out_bits=8, shape=(1, 4, 4, 8), s_in=0.05, s_out=0.03,
+                ram_style="auto", pe=1) -> ModelWrapper:
+    """x (INT/UINT in_bits) -> Mul(s_in) -> TableActivation -> HyqLookup_rtl after to_hw."""
+    spec = TableSpec(function, in_bits, signed, s_in, out_bits, True, s_out)
+    attrs = dict(function=function, table=[int(t) for t in build_table(spec)], in_bits=in_bits,
+                 in_signed=int(signed), in_narrow=0, in_zero=0, in_scale=s_in, out_bits=out_bits, out_signed=1,
+                 out_narrow=0, out_zero=0, out_scale=s_out)
+    nodes = [helper.make_node("Mul", ["x", "c"], ["xs"]),
+             helper.make_node("TableActivation", ["xs"], ["y"], domain="hyq.export.ops", name="t", **attrs)]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)])
+    model = ModelWrapper(qonnx_make_model(g))
+    model.set_initializer("c", np.asarray(s_in, dtype=np.float32))
+    model.set_tensor_datatype("x", DataType[f"{'INT' if signed else 'UINT'}{in_bits}"])
+    model = model.transform(InferShapes())
+    from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
+
+    hw = model.transform(AbsorbScaleIntoTable()).transform(InferTableLookup()).transform(SpecializeLayers(PART))
+    inst = getCustomOp(hw.graph.node[0])
+    inst.set_nodeattr("PE", pe)
+    inst.set_nodeattr("ram_style", ram_style)
+    return model, hw
+
+
+def every_code(model, shape=(1, 4, 4, 8)) -> dict:
+    dt = model.get_tensor_datatype("x")
+    n = int(np.prod(shape))
+    return {"x": (np.arange(n) % (dt.max() - dt.min() + 1) + dt.min()).reshape(shape).astype(np.float32)}
+
+
+@pytest.mark.parametrize("function", ["silu", "gelu", "hardswish"])
+def test_table_becomes_rtl_layer_with_unchanged_execution(function):
+    model, hw = table_graph(function)
+    assert [n.op_type for n in hw.graph.node] == ["HyqLookup_rtl", "Mul"]
+    assert hw.get_tensor_datatype(hw.graph.node[0].output[0]) == DataType["INT8"]
+    feed = every_code(model)  # 128 elements: half the codes; the other half next
+    feed2 = {"x": (feed["x"] + 128 - (feed["x"] >= 0) * 256).astype(np.float32)}
+    for f in (feed, feed2):
+        assert np.array_equal(execute_onnx(hw, f)["y"], execute_onnx(model, f)["y"])
+    inst = getCustomOp(hw.graph.node[0])
+    est = inst.node_res_estimation(PART)
+    assert est["LUT"] > 0 and est["DSP"] == 0 and inst.get_exp_cycles() == 128
+
+
+def test_ram_style_auto_picks_block_ram_for_large_tables():
+    _, hw = table_graph(out_bits=20)
+    assert getCustomOp(hw.graph.node[0]).use_bram() and getCustomOp(hw.graph.node[0]).bram_estimation() == 1
+    _, hw = table_graph(out_bits=8)
+    assert not getCustomOp(hw.graph.node[0]).use_bram()
+
+
+CASES = [dict(function="silu", pe=1), dict(function="gelu", in_bits=4, out_bits=6, pe=2),
+         dict(function="hardswish", signed=False, pe=4), dict(function="silu", ram_style="block", pe=2)]
+
+
+def _rtl(tmp_path: Path, case: dict):
+    model, hw = table_graph(**case)
+    hw = rtl_layers.to_rtl(hw, tmp_path / "gen", "HyqLookup_rtl")
+    return model, hw
+
+
+@pytest.mark.slow
+def test_rtl_bit_exact_under_random_backpressure(tmp_path):
+    rng = np.random.default_rng(0)
+    for k, case in enumerate(CASES):
+        model, hw = _rtl(tmp_path / str(k), case)
+        node = hw.graph.node[0]
+        inst = getCustomOp(node)
+        ctxs = []
+        for _ in range(3):
+            feed = rtl_layers.random_graph_inputs(hw, rng)
+            ctxs.append(execute_onnx(rtlsim.generic_model(hw), feed, return_full_exec_context=True))
+        (res,) = rtlsim.simulate_layers(hw, [node], ctxs, tmp_path / f"sim{k}")
+        assert res.simulated and res.bit_exact and res.mismatches == 0, res
+        assert abs(res.initiation_interval - inst.get_exp_cycles()) <= 0.02 * inst.get_exp_cycles() + 1
+        # random stalls on both sides
+        rtl = [stitch.node_rtl(node)]
+        x, y = node.input[0], node.output[0]
+        bits = rtl[0].inputs[0].bits
+        beats = [[b for c in ctxs for b in rtlsim.pack(c[x], inst, 0, bits)]]
+        per = rtlsim.beats_per_sample(inst, 0, True)
+        run = rtlsim.run(rtl, [x], [y], beats, [per * len(ctxs)], tmp_path / f"stall{k}", stall=0.5, seed=k)
+        for s, c in enumerate(ctxs):
+            got = rtlsim.unpack(run.beats[0][s * per:(s + 1) * per], inst, 0)
+            assert np.array_equal(got, c[y].reshape(got.shape)), (case, s)
+        assert run.cycles > 2 * per * len(ctxs)
+
+
+SYNTH = CASES + [dict(function="gelu", pe=1), dict(function="hardswish", in_bits=6, out_bits=4, pe=3),
+                 dict(function="silu", in_bits=8, out_bits=12, pe=1)]
+
+
+@pytest.mark.slow
+def test_estimates_within_20_percent_of_yosys(tmp_path):
+    report = []
+    for k, case in enumerate(SYNTH):
+        _, hw = _rtl(tmp_path / str(k), case)
+        inst = getCustomOp(hw.graph.node[0])
+        files = [Path(f) for f in inst.get_rtl_file_list(abspath=True)]
+        got = yosys.synth(inst.get_nodeattr("gen_top_module"), files, {})
+        est = inst.node_res_estimation(PART)
+        report.append((case, est["LUT"], got["LUT"], est["BRAM_18K"], got["BRAM"]))
+        assert abs(est["LUT"] - got["LUT"]) <= max(0.2 * got["LUT"], 2), report[-1]
+        assert est["BRAM_18K"] == got["BRAM"] and got["DSP"] == 0, report[-1]
+    print("\n".join(map(str, report)))

@@ -1,0 +1,95 @@
+"""InferTableActivation: exported SiLU between quantizers becomes a TableActivation node that
+qonnx executes, equal to Brevitas; hand-built Quant -> HardSwish/Gelu -> Quant graphs too."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from onnx import TensorProto, helper
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.core.onnx_exec import execute_onnx
+from qonnx.transformation.infer_shapes import InferShapes
+from qonnx.util.basic import qonnx_make_model
+from torch import nn
+
+from hyq.export.qonnx import export
+from hyq.export.tables import InferTableActivation
+from hyq.integer.table import FUNCTIONS
+from hyq.nn.blocks import ConvBNAct
+from hyq.nn.quant import BitSpec, input_quant
+
+
+def test_exported_silu_is_a_table_node_equal_to_brevitas(tmp_path):
+    torch.manual_seed(0)
+    m = nn.Sequential(input_quant(), ConvBNAct("c", BitSpec(), 3, 4, act="silu"))
+    x = torch.rand(8, 3, 6, 6)
+    m.train()
+    for _ in range(3):
+        m(x)
+    path = export(m, x, tmp_path / "silu.onnx", input_scale=1 / 255)
+    ops = [n.op_type for n in onnx.load(str(path)).graph.node]
+    assert "TableActivation" in ops and "Sigmoid" not in ops and ops.count("Quant") == 3, ops
+    mw = ModelWrapper(str(path))
+    m.eval()
+    xs = torch.round(torch.rand(4, 3, 6, 6) * 255) / 255
+    with torch.no_grad():
+        ref = m(xs).value.numpy()
+    for i in range(len(xs)):
+        got = execute_onnx(mw, {mw.graph.input[0].name: np.round(xs[i:i + 1].numpy() * 255)})[mw.graph.output[0].name]
+        assert np.array_equal(got, ref[i:i + 1])
+
+
+def _quant(name, x, y, scale, bits, signed):
+    return helper.make_node("Quant", [x, f"{name}_s", f"{name}_z", f"{name}_b"], [y], domain="qonnx.custom_op.general",
+                            name=name, signed=int(signed), narrow=0, rounding_mode="ROUND")
+
+
+def _graph(op: str, opset: int) -> ModelWrapper:
+    nodes = [_quant("qa", "x", "a", 0.05, 8, True), helper.make_node(op, ["a"], ["f"]),
+             _quant("qb", "f", "y", 0.03, 6, True)]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 64])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 64])])
+    mw = ModelWrapper(qonnx_make_model(g, opset_imports=[helper.make_opsetid("", opset)]))
+    for q, s, b in (("qa", 0.05, 8), ("qb", 0.03, 6)):
+        mw.set_initializer(f"{q}_s", np.float32(s))
+        mw.set_initializer(f"{q}_z", np.float32(0))
+        mw.set_initializer(f"{q}_b", np.float32(b))
+    return mw.transform(InferShapes())
+
+
+FUNC = {"HardSwish": "hardswish", "Gelu": "gelu"}
+
+
+@pytest.mark.parametrize("op, opset", [("HardSwish", 14), ("Gelu", 20)])
+def test_single_node_functions_become_tables_with_unchanged_execution(op, opset):
+    mw = _graph(op, opset)
+    feeds = [{"x": np.arange(-128, 0, dtype=np.float32).reshape(2, 64) * 0.05},
+             {"x": np.arange(0, 128, dtype=np.float32).reshape(2, 64) * 0.05},
+             {"x": np.linspace(-30, 30, 128, dtype=np.float32).reshape(2, 64)}]
+    before = [execute_onnx(mw, f, return_full_exec_context=True) for f in feeds]
+    out = mw.transform(InferTableActivation())
+    assert [n.op_type for n in out.graph.node] == ["Quant", "TableActivation"]
+    ties = 0
+    for f, b in zip(feeds, before):
+        got = execute_onnx(out, f)["y"]
+        diff = got != b["y"]
+        # the float32 graph and the float64 table may only disagree where f(x) / s_out is
+        # a half-integer (0.375 / 0.03 = 12.5): one step apart, each rounding half to even
+        a = b["a"][diff].astype(np.float64)
+        fx = FUNCTIONS[FUNC[op]](a) / 0.03
+        assert np.allclose(np.abs(fx - np.floor(fx)), 0.5, atol=1e-6), (a, fx)
+        assert np.allclose(np.abs(got[diff] - b["y"][diff]), 0.03)
+        ties += int(diff.sum())
+    assert ties <= 8
+
+
+def test_wide_input_or_missing_output_quant_is_left_alone():
+    mw = _graph("HardSwish", 14)
+    mw.set_initializer("qa_b", np.float32(9))  # 9-bit input: 512 entries, not a table here
+    assert not InferTableActivation().apply(mw)[1]
+    mw = _graph("HardSwish", 14)
+    mw.graph.node.remove(mw.graph.node[2])
+    mw.graph.node[1].output[0] = "y"
+    assert not InferTableActivation().apply(mw)[1]
