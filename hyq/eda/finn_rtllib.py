@@ -34,6 +34,15 @@ SLANG_PATCHES = (
     ("vpc.sv", r"^[ \t]*`default_nettype[^\n]*$", ""),
     # mvu.sv's DSP start-up watchdog is a simulation check (a delay in an initial block)
     ("mvu.sv", r"initial begin\s*#100ns;\s*Dirty <= 0;\s*end", ""),
+    # thresholding.sv's scope flag selects p.ptr[M-1:SN+1] even in stage 0, where the slice
+    # is reversed (slang: "unsynthesizable feature"); there SCOPE_REDUCE is 0 (N >= 2^(M-1))
+    # and the flag is 1, so choosing the branch at elaboration time is the same logic
+    ("thresholding.sv", r"(localparam int unsigned  SCOPE_REDUCE = [^;]*;)",
+     "\\1\n\t\t\tuwire  hyq_scope;\n"
+     "\t\t\tif(SCOPE_REDUCE == 0) begin : genHyqScopeAll  assign hyq_scope = 1; end\n"
+     "\t\t\telse begin : genHyqScope  assign hyq_scope = p.ptr[M-1:SN+1] < 2**stage - SCOPE_REDUCE; end"),
+    ("thresholding.sv", r"Scope <= \(SCOPE_REDUCE == 0\)\? 1 : p\.ptr\[M-1:SN\+1\] < 2\*\*stage - SCOPE_REDUCE;",
+     "Scope <= hyq_scope;"),
 )
 
 
