@@ -60,8 +60,13 @@ def test_hyq_synth_conv_net_layers_measured_and_cached(conv_build, tmp_path):
     assert json.loads(again.stdout.strip().splitlines()[-2])["sum_of_layers"] == syn["sum_of_layers"]
 
 
-def test_hyq_synth_errors(tmp_path, default_run):
+def test_hyq_synth_errors(tmp_path):
     proc = hyq("synth", str(tmp_path))
     assert proc.returncode == 2 and "not a hyq build folder" in proc.stderr
-    proc = hyq("synth", str(default_run))
+    # a build folder without RTL code generation (an estimate build)
+    (tmp_path / "report.json").write_text(json.dumps({"part": PART, "clock_ns": 10.0}))
+    proc = hyq("synth", str(tmp_path))
     assert proc.returncode == 2 and "hardware: {steps: codegen}" in proc.stderr, proc.stderr
+    (tmp_path / "report.json").write_text(json.dumps({"part": "ice40up5k", "clock_ns": 10.0}))
+    proc = hyq("synth", str(tmp_path))
+    assert proc.returncode == 2 and "no Yosys family" in proc.stderr, proc.stderr
