@@ -196,19 +196,25 @@ def synthesize_build(build_dir: Path, workers: int = 2, whole: bool = True) -> d
             row["measured"], row["reason"] = None, res
     done = [r for r in layers if r.get("measured")]
     sum_layers = {k: sum(r["measured"][k] for r in done) for k in MEASURED}
-    sum_est = {k: sum((r["estimate"] or {}).get(k) or 0 for r in done) for k in MEASURED}
+    # FINN estimates LUT/BRAM_18K/URAM/DSP of the layers it reports (not FF, not the FIFOs and
+    # width converters InsertFIFO/InsertDWC add after estimation): None where there is none
+    has = {k: any(k in (r["estimate"] or {}) for r in done) for k in MEASURED}
+    sum_est = {k: (sum((r["estimate"] or {}).get(k) or 0 for r in done) if has[k] else None) for k in MEASURED}
     whole_res = results.get("_whole")
     by_op: dict[str, dict] = {}
     for r in done:
-        o = by_op.setdefault(r["op_type"], {"layers": 0, "estimate": dict.fromkeys(MEASURED, 0.0),
+        o = by_op.setdefault(r["op_type"], {"layers": 0, "estimate": dict.fromkeys(MEASURED),
                                             "measured": dict.fromkeys(MEASURED, 0)})
         o["layers"] += 1
         for k in MEASURED:
-            o["estimate"][k] += (r["estimate"] or {}).get(k) or 0
+            e = (r["estimate"] or {}).get(k)
+            if e is not None:
+                o["estimate"][k] = (o["estimate"][k] or 0) + e
             o["measured"][k] += r["measured"][k]
     for o in by_op.values():
-        o["ratio_estimate_over_measured"] = {k: (round(o["estimate"][k] / o["measured"][k], 3)
-                                                 if o["measured"][k] else None) for k in MEASURED}
+        o["ratio_estimate_over_measured"] = {
+            k: (round(o["estimate"][k] / o["measured"][k], 3) if o["measured"][k] and o["estimate"][k] is not None
+                else None) for k in MEASURED}
     out = {
         "yosys": yosys_version(),
         "family": fam,
