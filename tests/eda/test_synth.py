@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 
 from hyq.eda import synth
 from hyq.errors import HyqError
-from hyq.flow import build_onnx
 from tests.conftest import hyq
-from tests.eda.all_rtl import export_tiny_conv
-
-PART = "xc7z020clg400-1"
+from tests.eda.test_rtlsim import PART, conv_build  # noqa: F401 - the codegen build hyq sim uses
 
 
 def test_family_of_parts():
@@ -22,14 +18,6 @@ def test_family_of_parts():
     assert synth.family("xczu7ev-ffvc1156-2-e") == "xcup"
     with pytest.raises(HyqError, match="no Yosys family"):
         synth.family("ice40up5k")
-
-
-@pytest.fixture(scope="module")
-def conv_build(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("synth-conv")
-    src = export_tiny_conv(out / "src.onnx")
-    build_onnx(src, PART, out / "build", target_fps=20000, steps="codegen")
-    return out / "build"
 
 
 @pytest.mark.slow
