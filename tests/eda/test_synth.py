@@ -1,0 +1,60 @@
+"""``hyq synth BUILD_DIR``: open synthesis of every layer of a codegen build (hyq.eda.synth)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from hyq.eda import synth
+from hyq.errors import HyqError
+from tests.conftest import hyq
+from tests.eda.test_rtlsim import PART, conv_build  # noqa: F401 - the codegen build hyq sim uses
+
+
+def test_family_of_parts():
+    assert synth.family("xc7z020clg400-1") == "xc7"
+    assert synth.family("xczu7ev-ffvc1156-2-e") == "xcup"
+    with pytest.raises(HyqError, match="no Yosys family"):
+        synth.family("ice40up5k")
+
+
+@pytest.mark.slow
+def test_hyq_synth_conv_net_layers_measured_and_cached(conv_build, tmp_path):
+    build = tmp_path / "build"
+    shutil.copytree(conv_build, build)
+    proc = hyq("synth", str(build), "--no-whole")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    syn = json.loads((build / "report.json").read_text())["synthesis"]
+    assert syn["yosys"].startswith("Yosys 0.70") and "synth_xilinx -family xc7" in syn["script"]
+    by = {r["name"]: r for r in syn["layers"]}
+    ops = {r["op_type"] for r in syn["layers"] if r.get("measured")}
+    assert {"MVAU_rtl", "ConvolutionInputGenerator_rtl", "FMPadding_rtl", "StreamingFIFO_rtl",
+            "StreamingDataWidthConverter_rtl"} <= ops
+    for r in by.values():
+        if r["op_type"] in ("MVAU_rtl", "ConvolutionInputGenerator_rtl", "FMPadding_rtl"):
+            assert r["measured"]["LUT"] > 0 or r["measured"]["DSP"] > 0, r
+    # MVAU_rtl: FINN estimates 0 LUT, Yosys measures its control and accumulators
+    mvau = [r for r in by.values() if r["op_type"] == "MVAU_rtl"]
+    assert all(r["estimate"]["LUT"] == 0 and r["measured"]["LUT"] > 50 and r["measured"]["DSP"] >= 1 for r in mvau)
+    assert syn["by_op_type"]["MVAU_rtl"]["ratio_estimate_over_measured"]["LUT"] == 0
+    assert syn["sum_of_layers"]["LUT"] == sum(r["measured"]["LUT"] for r in by.values() if r.get("measured"))
+    # the HLS float scale has no RTL: said so, not measured
+    assert by["ElementwiseMul_hls_0"]["measured"] is None and "HLS" in by["ElementwiseMul_hls_0"]["reason"]
+    assert "synth 1/" in proc.stdout
+    again = hyq("synth", str(build), "--no-whole", "--json")
+    assert again.returncode == 0 and "(cached)" in again.stdout
+    assert json.loads(again.stdout.strip().splitlines()[-2])["sum_of_layers"] == syn["sum_of_layers"]
+
+
+def test_hyq_synth_errors(tmp_path):
+    proc = hyq("synth", str(tmp_path))
+    assert proc.returncode == 2 and "not a hyq build folder" in proc.stderr
+    # a build folder without RTL code generation (an estimate build)
+    (tmp_path / "report.json").write_text(json.dumps({"part": PART, "clock_ns": 10.0}))
+    proc = hyq("synth", str(tmp_path))
+    assert proc.returncode == 2 and "hardware: {steps: codegen}" in proc.stderr, proc.stderr
+    (tmp_path / "report.json").write_text(json.dumps({"part": "ice40up5k", "clock_ns": 10.0}))
+    proc = hyq("synth", str(tmp_path))
+    assert proc.returncode == 2 and "no Yosys family" in proc.stderr, proc.stderr
