@@ -20,7 +20,8 @@ from pathlib import Path
 
 from qonnx.core.modelwrapper import ModelWrapper
 
-from hyq.dataflow import fast_cleanup, finn_env
+from hyq.dataflow import finn_env
+from hyq.export import fast_cleanup
 from hyq.dataflow.steps import step_hyq_convert_softmax, step_hyq_rtl_layers, step_hyq_streamline
 from hyq.errors import HyqError
 from hyq.progress import info

@@ -27,8 +27,8 @@ from hyq.explore.space import Point, Space, load_space, write_flow
 from hyq.progress import info
 
 #: hyq code that determines a point's numbers (plots and the CLI do not)
-_CODE_PACKAGES = ("models", "nn", "quantize", "data", "export", "dataflow", "report", "integer")
-_CODE_FILES = ("flow.py", "config.py", "cache.py")
+_CODE_PACKAGES = ("models", "nn", "quantize", "data", "export", "dataflow", "report", "integer", "jobs")
+_CODE_FILES = ("config.py", "cache.py")
 #: flow sections that determine the trained model (hardware never does)
 _TRAIN_SECTIONS = ("model", "quant", "data", "train", "ptq")
 
@@ -81,7 +81,7 @@ def train_task(flow: dict[str, Any], folder: str, threads: int = 1) -> str:
     folder_p = Path(folder)
     folder_p.mkdir(parents=True, exist_ok=True)
     with _logged(folder_p / "train.log", threads):
-        from hyq import flow as hflow
+        from hyq.jobs import flow as hflow
         from hyq.data import load as load_data
 
         cfg = write_flow(flow, folder_p / "flow.yaml")
@@ -100,7 +100,7 @@ def evaluate_task(flow: dict[str, Any], folder: str, meta: dict[str, Any], threa
     folder_p.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     with _logged(folder_p / "log.txt", threads):
-        from hyq.flow import run_flow
+        from hyq.jobs.flow import run_flow
 
         write_flow(flow, folder_p / "flow.yaml")
         rep = run_flow(folder_p / "flow.yaml", folder_p / "run")

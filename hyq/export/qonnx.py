@@ -26,7 +26,7 @@ def export(model: nn.Module, sample: torch.Tensor, path: Path, input_scale: floa
     """
     from brevitas.export import export_qonnx
 
-    from hyq.dataflow import fast_cleanup
+    from hyq.export import fast_cleanup
 
     fast_cleanup.install()  # qonnx's cleanup is quadratic in the node count without it
     path = Path(path)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hyq.eda import verilator, yosys
+from hyq.tools import verilator, yosys
 from hyq.errors import HyqError
 from hyq.integer.softmax import METHODS, SoftmaxParams, softmax_params
 

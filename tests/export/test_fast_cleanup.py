@@ -1,4 +1,4 @@
-"""hyq.dataflow.fast_cleanup: the linear-time passes give exactly qonnx's results."""
+"""hyq.export.fast_cleanup: the linear-time passes give exactly qonnx's results."""
 
 import copy
 import random
@@ -9,7 +9,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.transformation.general import GiveReadableTensorNames, GiveUniqueNodeNames, SortGraph
 from qonnx.util.basic import qonnx_make_model
 
-from hyq.dataflow import fast_cleanup
+from hyq.export import fast_cleanup
 
 
 def residual_graph(blocks: int = 12, seed: int = 0) -> ModelWrapper:

@@ -1,4 +1,4 @@
-"""hyq.dataflow.fast_cleanup on a real Brevitas export: every linear-time pass gives exactly
+"""hyq.export.fast_cleanup on a real Brevitas export: every linear-time pass gives exactly
 qonnx's result, pass by pass and for the whole export cleanup and streamlining."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from qonnx.transformation.infer_datatypes import InferDataTypes
 from qonnx.transformation.infer_shapes import InferShapes
 from qonnx.util.cleanup import cleanup_model
 
-from hyq.dataflow import fast_cleanup
+from hyq.export import fast_cleanup
 from hyq.models import build_model
 from hyq.nn.quant import BitSpec
 
