@@ -35,10 +35,10 @@ from hyq.sim import stitch
 from hyq.tools import verilator
 from hyq.errors import HyqError
 from hyq.progress import info
+from hyq.resources import TB_DIR
 
-HW_DIR = Path(__file__).resolve().parents[2] / "hw"
-HARNESS = HW_DIR / "tb" / "axis_dut_tb.cpp"
-HEADER = HW_DIR / "tb" / "hyq_axis.h"
+HARNESS = TB_DIR / "axis_dut_tb.cpp"
+HEADER = TB_DIR / "hyq_axis.h"
 HW_DOMAIN = "finn.custom_op.fpgadataflow"
 TRACE_FORMATS = {".vcd": ("--trace", 1), ".fst": ("--trace-fst", 2)}
 #: relative tolerance for float network outputs vs QONNX (a few float32 ulps); integer

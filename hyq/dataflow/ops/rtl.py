@@ -13,11 +13,11 @@ import shutil
 from pathlib import Path
 
 from hyq.dataflow.finn_env import finn_steps as _finn_steps
+from hyq.resources import RTL_DIR
 
 _finn_steps()
 from finn.custom_op.fpgadataflow.rtlbackend import RTLBackend  # noqa: E402
 
-RTL_DIR = Path(__file__).resolve().parents[3] / "hw" / "rtl"
 
 
 def pad(bits: int, padded: int, sig: str) -> str:
