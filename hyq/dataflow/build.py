@@ -138,12 +138,19 @@ def _translate(exc: Exception, step: str) -> HyqError:
 
 
 def build(model_path: Path, spec: BuildSpec, out_dir: Path) -> BuildResult:
-    """Run the FINN dataflow steps of ``spec`` on the QONNX model at ``model_path``."""
+    """Run the FINN dataflow steps of ``spec`` on the QONNX model at ``model_path``.
+
+    qonnx's linear-time passes (streamlining large graphs is quadratic without them) and
+    FINN's settings (generated code under ``out_dir/finn_gen``) hold for this build only.
+    """
+    with fast_cleanup.fast_passes(), finn_env.build_settings(Path(out_dir).resolve() / "finn_gen"):
+        return _build(model_path, spec, out_dir)
+
+
+def _build(model_path: Path, spec: BuildSpec, out_dir: Path) -> BuildResult:
     out_dir = Path(out_dir).resolve()
-    fast_cleanup.install()  # streamlining large graphs is quadratic without it
     inter = out_dir / "intermediate_models"
     inter.mkdir(parents=True, exist_ok=True)
-    finn_env.use_build_dir(out_dir / "finn_gen")
     steps = STEPS[spec.steps]
     names = [_step_name(s) for s in steps]
     fp = _fingerprint(model_path, spec)

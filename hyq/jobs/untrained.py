@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from hyq.export import export, fast_cleanup
+from hyq.export import export
 from hyq.models import build_model
 from hyq.nn.quant import BitSpec
 from hyq.quantize import calibrate
@@ -24,8 +24,6 @@ def export_untrained(name: str, path, in_channels: int = 3, num_classes: int = 1
     images, so every quantizer has a realistic scale; the accuracy is meaningless, the
     graph, bit-widths and parameter counts are those of the trained model. Returns the path.
     """
-    fast_cleanup.install()  # qonnx's cleanup of a large export is quadratic without it
-
     torch.manual_seed(seed)
     model = build_model(name, bits or BitSpec(), in_channels, num_classes, **options)
     x = torch.round(torch.rand(samples, in_channels, size, size) * 255) / 255
