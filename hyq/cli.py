@@ -281,9 +281,10 @@ def _parser() -> argparse.ArgumentParser:
 def _quiet_libraries() -> None:
     """Keep third-party warnings (torch without CUDA, Brevitas optional kernels) off the console."""
     import logging
-    import warnings
 
-    warnings.filterwarnings("ignore")
+    from hyq.progress import quiet_libraries
+
+    quiet_libraries()
     for name in ("torch.utils.cpp_extension", "finn", "qonnx"):
         logging.getLogger(name).setLevel(logging.ERROR)
 

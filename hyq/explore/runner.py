@@ -24,7 +24,7 @@ from typing import Any
 from hyq import cache
 from hyq.explore.pareto import pareto_front
 from hyq.explore.space import Point, Space, load_space, write_flow
-from hyq.progress import info
+from hyq.progress import info, quiet_libraries
 
 #: hyq code that determines a point's numbers (plots and the CLI do not)
 _CODE_PACKAGES = ("models", "nn", "quantize", "data", "export", "dataflow", "report", "integer", "jobs")
@@ -67,8 +67,8 @@ def _logged(path: Path, threads: int):
     """Send a worker's console output to the point's log file; limit torch's threads."""
     import warnings
 
-    warnings.filterwarnings("ignore")   # third-party import warnings (as the CLI does)
-    with open(path, "a") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+    with warnings.catch_warnings(), open(path, "a") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        quiet_libraries()  # third-party warnings, for this point only (as the CLI does)
         import torch
 
         torch.set_num_threads(threads)
