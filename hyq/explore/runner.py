@@ -25,17 +25,16 @@ from hyq import cache
 from hyq.explore.pareto import pareto_front
 from hyq.explore.space import Point, Space, load_space, write_flow
 from hyq.progress import info, quiet_libraries
+from hyq.resources import HW_DIR
 
-#: hyq code that determines a point's numbers (plots and the CLI do not)
-_CODE_PACKAGES = ("models", "nn", "quantize", "data", "export", "dataflow", "report", "integer", "jobs")
-_CODE_FILES = ("config.py", "cache.py")
 #: flow sections that determine the trained model (hardware never does)
 _TRAIN_SECTIONS = ("model", "quant", "data", "train", "ptq")
 
 
 def code_files() -> list[Path]:
-    base = Path(cache.__file__).resolve().parent
-    return cache.source_files(*_CODE_PACKAGES) + [base / f for f in _CODE_FILES]
+    """What determines a point's numbers: every hyq module ``hyq run`` imports (plots and
+    the CLI do not) and the files of hw/."""
+    return cache.module_files("hyq.jobs.flow") + sorted(p for p in HW_DIR.rglob("*") if p.is_file())
 
 
 def point_key(p: Point, files: list[Path] | None = None) -> str:
