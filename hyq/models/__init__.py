@@ -1,4 +1,8 @@
-"""Model zoo: ``build_model(name, ...)`` builds a Brevitas model by name."""
+"""Model zoo: ``build_model(name, ...)`` builds a Brevitas model by name.
+
+Layer: above :mod:`hyq.nn` (the blocks it assembles), below :mod:`hyq.quantize`; the zoo
+only: exporting an untrained model for a hardware build is a job (:mod:`hyq.jobs.untrained`).
+"""
 
 from __future__ import annotations
 
