@@ -12,6 +12,7 @@ import sys
 import traceback
 from pathlib import Path
 
+from hyq.config import PTQ_METHODS
 from hyq.errors import HyqError
 
 EXIT_USAGE = 2
@@ -196,7 +197,7 @@ def _parser() -> argparse.ArgumentParser:
 
     q = sub.add_parser("quantize", help="PTQ (distribution scaling, calibration, bias correction), optional QAT")
     q.add_argument("--config", type=Path, default=None, help="flow file (default: flows/default.yaml)")
-    q.add_argument("--method", choices=("none", "qads", "smoothquant", "cle", "awq"), default=None,
+    q.add_argument("--method", choices=PTQ_METHODS, default=None,
                    help="distribution scaling (default: the flow's ptq.method)")
     q.add_argument("--wbits", type=int, default=None, help="weight bit-width (default: the flow's)")
     q.add_argument("--abits", type=int, default=None, help="activation bit-width (default: the flow's)")
