@@ -27,3 +27,4 @@ from hyq.dataflow.finn_env import finn_steps as _finn_steps
 _finn_steps()  # finn must be importable (without Vivado) before ops register into it
 for _m in pkgutil.iter_modules(__path__):
     importlib.import_module(f"{__name__}.{_m.name}")
+importlib.import_module(f"{__name__}.datapath_costs").register()  # an explicit call, not an import side effect
