@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from hyq.models import export_untrained
+from hyq.jobs.untrained import export_untrained
 
 
 def _cpu_children() -> float:

@@ -19,7 +19,7 @@ import os
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
 
-from hyq.eda import softmax as hs
+from hyq.tools import softmax as hs
 from hyq.integer.softmax_error import DEFAULT_INPUTS
 
 METHODS = ("linmax", "ibert", "shiftmax")

@@ -1,8 +1,11 @@
 """hyq: HyQ-style hybrid CNN-Transformer networks from Brevitas to FPGA dataflow numbers.
 
-Stages, in the order data flows through them: ``hyq.models`` -> ``hyq.quantize`` ->
-``hyq.export`` -> ``hyq.dataflow`` -> ``hyq.eda`` (RTL in ``hw/``) -> ``hyq.report`` ->
-``hyq.explore``. Integer references of the HyQ operators live in ``hyq.integer``.
+Layers, bottom to top; a module imports only from layers below its own (import-linter's
+contract in pyproject.toml, run by the tests): foundations (``errors``, ``cache``,
+``progress``, ``resources``, ``config``) -> ``integer`` (the NumPy references) -> ``tools``
+(Verilator, Yosys) -> ``costs`` (resource models fitted to them) -> ``nn``, ``data`` ->
+``models`` -> ``quantize`` -> ``export`` -> ``dataflow`` (FINN) -> ``sim`` (Verilator runs of a
+build) -> ``report`` -> ``jobs`` (what ``hyq run | build | quantize | sim`` do) -> ``explore`` -> ``cli``.
 """
 
 from hyq.errors import HyqError

@@ -6,6 +6,7 @@ when it is complete (written to a temporary folder, then renamed).
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -34,6 +35,59 @@ def source_files(*packages: str) -> list[Path]:
     """The .py files of hyq sub-packages, so code changes invalidate cached results."""
     base = Path(__file__).resolve().parent
     return [p for pkg in packages for p in sorted((base / pkg).rglob("*.py"))]
+
+
+_PKG = Path(__file__).resolve().parent
+
+
+def _module_path(name: str) -> Path | None:
+    rel = _PKG.joinpath(*name.split(".")[1:])
+    for p in (rel.with_suffix(".py"), rel / "__init__.py"):
+        if p.is_file():
+            return p
+    return None
+
+
+def _imported(path: Path, package: str) -> set[str]:
+    """hyq modules named by the imports of ``path`` (function-level ones too)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(parts + ([base] if base else []))
+            names.add(base)
+            names |= {f"{base}.{a.name}" for a in node.names}
+    return {n for n in names if n == "hyq" or n.startswith("hyq.")}
+
+
+def module_files(*modules: str) -> list[Path]:
+    """The source files of ``modules`` and of every hyq module they import, transitively.
+
+    Found by reading the imports (including those inside functions), so a cache key built
+    from them follows the code a job really runs instead of a hand-kept package list. An
+    imported package counts with all its modules (``hyq.dataflow.ops`` imports its
+    operators dynamically); the root ``hyq`` counts only its ``__init__``.
+    """
+    seen: dict[str, Path] = {}
+    todo = list(modules)
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        path = _module_path(name)
+        if path is None:
+            continue
+        seen[name] = path
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        todo += _imported(path, package)
+        if path.name == "__init__.py" and name != "hyq":
+            todo += [f"{name}.{p.stem}" for p in path.parent.glob("*.py") if p.stem != "__init__"]
+            todo += [f"{name}.{d.name}" for d in path.parent.iterdir() if (d / "__init__.py").is_file()]
+    return sorted(set(seen.values()))
 
 
 def entry(kind: str, k: str, make: Callable[[Path], None]) -> Path:

@@ -12,20 +12,21 @@ import sys
 import traceback
 from pathlib import Path
 
+from hyq.config import PTQ_METHODS
 from hyq.errors import HyqError
 
 EXIT_USAGE = 2
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from hyq.flow import run_flow
+    from hyq.jobs.flow import run_flow
 
     run_flow(args.config, out_dir=args.out)
     return 0
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-    from hyq.flow import build_onnx
+    from hyq.jobs.flow import build_onnx
 
     build_onnx(
         args.model,
@@ -58,7 +59,7 @@ def _cmd_softmax_report(args: argparse.Namespace) -> int:
 
 
 def _verilator_tool(origin: str | None):
-    from hyq.eda.verilator import find_verilator
+    from hyq.tools.verilator import find_verilator
 
     return find_verilator(origin) if origin else None
 
@@ -68,7 +69,7 @@ def _cmd_sim_softmax(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from hyq.eda.softmax import default_params, simulate
+    from hyq.tools.softmax import default_params, simulate
     from hyq.integer.softmax import softmax_with_params
 
     x = np.load(args.inp)
@@ -86,7 +87,8 @@ def _cmd_sim_softmax(args: argparse.Namespace) -> int:
 def _cmd_sim_build(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from hyq.eda import rtlsim
+    from hyq.jobs.sim import update_report
+    from hyq.sim import rtlsim
     from hyq.progress import info
 
     inputs = np.load(args.inputs) if args.inputs else None
@@ -97,14 +99,14 @@ def _cmd_sim_build(args: argparse.Namespace) -> int:
     if args.trace and res.network:
         info(f"waveform: {args.trace}")
         if args.trace.suffix == ".vcd":
-            from hyq.eda.waveform import stream_activity
+            from hyq.sim.waveform import stream_activity
             from hyq.explore.plots import stream_activity_plot
 
             plot = args.trace.with_name(args.trace.stem + "_activity")
             stream_activity_plot(stream_activity(args.trace), path=plot)
             res.network["activity_plot"] = f"{plot}.png"
             info(f"stream activity: {plot}.png and .svg")
-    path = rtlsim.update_report(args.build_dir, res)
+    path = update_report(args.build_dir, res)
     info(f"rtlsim: {'bit-exact' if res.bit_exact else 'NOT bit-exact'}; written to {path}")
     return 0 if res.bit_exact else 1
 
@@ -127,11 +129,12 @@ def _sim_argv(argv: list[str]) -> list[str]:
 def _cmd_synth_build(args: argparse.Namespace) -> int:
     import json
 
-    from hyq.eda import synth
+    from hyq.jobs.synth import update_report as synth_report
+    from hyq.synth import layers as synth
     from hyq.progress import info
 
     syn = synth.synthesize_build(args.build_dir, workers=args.workers, whole=not args.no_whole)
-    path = synth.update_report(args.build_dir, syn)
+    path = synth_report(args.build_dir, syn)
     if args.json:
         print(json.dumps({k: v for k, v in syn.items() if k != "layers"}))
     else:
@@ -144,7 +147,7 @@ def _cmd_synth_build(args: argparse.Namespace) -> int:
 def _cmd_synth_softmax(args: argparse.Namespace) -> int:
     import json
 
-    from hyq.eda.softmax import default_params, synthesize, synthesize_exp
+    from hyq.tools.softmax import default_params, synthesize, synthesize_exp
 
     p = default_params(args.method, args.scale, args.in_bits, args.out_bits, args.out_format)
     script = args.family + ("_nodsp" if args.nodsp else "")
@@ -212,7 +215,7 @@ def _parser() -> argparse.ArgumentParser:
 
     q = sub.add_parser("quantize", help="PTQ (distribution scaling, calibration, bias correction), optional QAT")
     q.add_argument("--config", type=Path, default=None, help="flow file (default: flows/default.yaml)")
-    q.add_argument("--method", choices=("none", "qads", "smoothquant", "cle", "awq"), default=None,
+    q.add_argument("--method", choices=PTQ_METHODS, default=None,
                    help="distribution scaling (default: the flow's ptq.method)")
     q.add_argument("--wbits", type=int, default=None, help="weight bit-width (default: the flow's)")
     q.add_argument("--abits", type=int, default=None, help="activation bit-width (default: the flow's)")
@@ -304,9 +307,10 @@ def _parser() -> argparse.ArgumentParser:
 def _quiet_libraries() -> None:
     """Keep third-party warnings (torch without CUDA, Brevitas optional kernels) off the console."""
     import logging
-    import warnings
 
-    warnings.filterwarnings("ignore")
+    from hyq.progress import quiet_libraries
+
+    quiet_libraries()
     for name in ("torch.utils.cpp_extension", "finn", "qonnx"):
         logging.getLogger(name).setLevel(logging.ERROR)
 

@@ -23,8 +23,8 @@ from typing import Any
 import yaml
 
 from hyq.errors import HyqError
+from hyq.resources import FLOWS_DIR
 
-FLOWS_DIR = Path(__file__).resolve().parent.parent / "flows"
 DEFAULT_FLOW = FLOWS_DIR / "default.yaml"
 
 #: Named step lists of the FINN dataflow build (hyq.dataflow.build resolves the names).

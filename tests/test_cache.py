@@ -46,3 +46,16 @@ def test_concurrent_fill_of_the_same_key_keeps_the_first(tmp_path, monkeypatch):
     out = cache.entry("kind", "k2", racer)
     assert (out / "mine.txt").read_text() == "first"
     assert [p.name for p in (tmp_path / "kind").iterdir()] == ["k2"]
+
+
+def test_module_files_follow_every_import_of_a_job():
+    from hyq import cache as hc
+
+    rel = {str(p.relative_to(hc._PKG)) for p in hc.module_files("hyq.jobs.flow")}
+    # the forward pass runs hyq.integer; the estimates come from hyq.costs (via dataflow.ops,
+    # whose operators the package imports dynamically)
+    assert {"integer/softmax.py", "costs/softmax_cost.py", "dataflow/ops/softmax.py", "jobs/flow.py"} <= rel
+    assert not any(r.startswith(("cli", "explore/", "sim/")) for r in rel)  # not imported by hyq run
+    train = {str(p.relative_to(hc._PKG)) for p in hc.module_files("hyq.models", "hyq.quantize", "hyq.data")}
+    assert "integer/softmax.py" in train and "quantize/ptq.py" in train  # train.py imports ptq in a function
+    assert not any(r.startswith(("dataflow/", "export/")) for r in train)

@@ -20,9 +20,10 @@ from pathlib import Path
 
 from qonnx.core.modelwrapper import ModelWrapper
 
-from hyq.dataflow import fast_cleanup, finn_env
+from hyq.dataflow import finn_env
 from hyq.dataflow.steps import (step_hyq_convert_softmax, step_hyq_convert_tables, step_hyq_rtl_layers,
                                 step_hyq_streamline)
+from hyq.export import fast_cleanup
 from hyq.errors import HyqError
 from hyq.progress import info
 
@@ -139,12 +140,19 @@ def _translate(exc: Exception, step: str) -> HyqError:
 
 
 def build(model_path: Path, spec: BuildSpec, out_dir: Path) -> BuildResult:
-    """Run the FINN dataflow steps of ``spec`` on the QONNX model at ``model_path``."""
+    """Run the FINN dataflow steps of ``spec`` on the QONNX model at ``model_path``.
+
+    qonnx's linear-time passes (streamlining large graphs is quadratic without them) and
+    FINN's settings (generated code under ``out_dir/finn_gen``) hold for this build only.
+    """
+    with fast_cleanup.fast_passes(), finn_env.build_settings(Path(out_dir).resolve() / "finn_gen"):
+        return _build(model_path, spec, out_dir)
+
+
+def _build(model_path: Path, spec: BuildSpec, out_dir: Path) -> BuildResult:
     out_dir = Path(out_dir).resolve()
-    fast_cleanup.install()  # streamlining large graphs is quadratic without it
     inter = out_dir / "intermediate_models"
     inter.mkdir(parents=True, exist_ok=True)
-    finn_env.use_build_dir(out_dir / "finn_gen")
     steps = STEPS[spec.steps]
     names = [_step_name(s) for s in steps]
     fp = _fingerprint(model_path, spec)

@@ -6,7 +6,8 @@ steps that run without them (graph transformations, estimates, RTL code generati
 1. ``finn.builder.build_dataflow_steps`` imports ``SimEngine`` from ``finn.xsi``, whose lazy
    names demand Vivado's xsim bridge: those names are set to ``None`` before the import.
 2. FINN's global settings are normally created by its CLI (which refuses to start without
-   Vivado): hyq creates them for a build directory of its own choosing.
+   Vivado): hyq creates them for a build directory of its own choosing, for the extent of
+   a build (:func:`build_settings`) and restores the previous ones afterwards.
 3. ``build_dataflow_cfg`` ends by asking Vivado for its version: hyq does not call it, it
    runs the steps itself (see :mod:`hyq.dataflow.build`), so no fake Vivado path is needed.
 
@@ -16,6 +17,7 @@ Nothing else in hyq imports ``finn.builder`` directly; everything goes through
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import shutil
@@ -49,6 +51,23 @@ def use_build_dir(build_dir: Path) -> None:
     fs._SETTINGS = FINNSettings.init(
         flow_config=build_dir / "dummy.yaml", finn_build_dir=str(build_dir), auto_set_environment_vars=False
     )
+
+
+@contextlib.contextmanager
+def build_settings(build_dir: Path):
+    """FINN's global settings pointed at ``build_dir`` inside the block, the previous ones after."""
+    import finn.util.settings as fs
+
+    before, env = fs._SETTINGS, os.environ.get("FINN_BUILD_DIR")
+    use_build_dir(build_dir)
+    try:
+        yield
+    finally:
+        fs._SETTINGS = before
+        if env is None:
+            os.environ.pop("FINN_BUILD_DIR", None)
+        else:
+            os.environ["FINN_BUILD_DIR"] = env
 
 
 def finn_steps() -> ModuleType:

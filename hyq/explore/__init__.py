@@ -4,6 +4,8 @@
 - :mod:`hyq.explore.runner`  ``explore``: evaluate the points on Dask, cached and resumable
 - :mod:`hyq.explore.pareto`  ``pareto_front``: the non-dominated set for any objectives
 - :mod:`hyq.explore.plots`   the plots ``hyq explore`` writes and the notebooks show
+
+Layer: above :mod:`hyq.jobs` (each point is a ``hyq run``), below only :mod:`hyq.cli`.
 """
 
 from hyq.explore.pareto import dominates, pareto_front

@@ -227,7 +227,7 @@ def layer_cycles_plot(layers: Sequence[Mapping[str, Any]], path: Path | str | No
     """Per layer: initiation interval measured in Verilator vs FINN's cycle estimate.
 
     ``layers``: dicts with name, op_type, simulated, initiation_interval, estimate_cycles (as
-    :class:`hyq.eda.rtlsim.LayerResult`); FIFOs and width converters (no estimate) are left out,
+    :class:`hyq.sim.rtlsim.LayerResult`); FIFOs and width converters (no estimate) are left out,
     layers without RTL are shown with their estimate only.
     """
     import numpy as np
@@ -257,7 +257,7 @@ def stream_activity_plot(activity, skip: Sequence[str] = ("StreamingFIFO", "Stre
     """The whole accelerator's waveform at stream level: one row per layer output (network
     input on top, output at the bottom), a tick per beat transferred, against clock cycles.
 
-    ``activity``: :class:`hyq.eda.waveform.StreamActivity` (from ``hyq sim --trace x.vcd``);
+    ``activity``: :class:`hyq.sim.waveform.StreamActivity` (from ``hyq sim --trace x.vcd``);
     FIFOs and width converters (``skip``) repeat their producer's row and are left out.
     Layers overlap in time as the dataflow pipelines; gaps show a layer waiting.
     """

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from hyq.eda.softmax import cycles_per_row, simulate
+from hyq.tools.softmax import cycles_per_row, simulate
 from hyq.integer.softmax import SoftmaxParams, softmax_with_params
 
 
@@ -16,7 +16,7 @@ def softmax_cycles(p: SoftmaxParams, n: int, pe: int = 1, p_ready: Sequence[floa
     """Simulate ``rows`` random rows of length ``n`` once per sink-ready probability.
 
     Each row of the result: measured cycles per row, the no-stall estimate
-    (:func:`hyq.eda.softmax.cycles_per_row`) and whether the RTL output equals the reference.
+    (:func:`hyq.tools.softmax.cycles_per_row`) and whether the RTL output equals the reference.
     """
     rng = np.random.default_rng(seed)
     lo, hi = -(2 ** (p.in_bits - 1)), 2 ** (p.in_bits - 1) - 1

@@ -24,18 +24,17 @@ from typing import Any
 from hyq import cache
 from hyq.explore.pareto import pareto_front
 from hyq.explore.space import Point, Space, load_space, write_flow
-from hyq.progress import info
+from hyq.progress import info, quiet_libraries
+from hyq.resources import HW_DIR
 
-#: hyq code that determines a point's numbers (plots and the CLI do not)
-_CODE_PACKAGES = ("models", "nn", "quantize", "data", "export", "dataflow", "report", "integer")
-_CODE_FILES = ("flow.py", "config.py", "cache.py")
 #: flow sections that determine the trained model (hardware never does)
 _TRAIN_SECTIONS = ("model", "quant", "data", "train", "ptq")
 
 
 def code_files() -> list[Path]:
-    base = Path(cache.__file__).resolve().parent
-    return cache.source_files(*_CODE_PACKAGES) + [base / f for f in _CODE_FILES]
+    """What determines a point's numbers: every hyq module ``hyq run`` imports (plots and
+    the CLI do not) and the files of hw/."""
+    return cache.module_files("hyq.jobs.flow") + sorted(p for p in HW_DIR.rglob("*") if p.is_file())
 
 
 def point_key(p: Point, files: list[Path] | None = None) -> str:
@@ -67,8 +66,8 @@ def _logged(path: Path, threads: int):
     """Send a worker's console output to the point's log file; limit torch's threads."""
     import warnings
 
-    warnings.filterwarnings("ignore")   # third-party import warnings (as the CLI does)
-    with open(path, "a") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+    with warnings.catch_warnings(), open(path, "a") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        quiet_libraries()  # third-party warnings, for this point only (as the CLI does)
         import torch
 
         torch.set_num_threads(threads)
@@ -81,7 +80,7 @@ def train_task(flow: dict[str, Any], folder: str, threads: int = 1) -> str:
     folder_p = Path(folder)
     folder_p.mkdir(parents=True, exist_ok=True)
     with _logged(folder_p / "train.log", threads):
-        from hyq import flow as hflow
+        from hyq.jobs import flow as hflow
         from hyq.data import load as load_data
 
         cfg = write_flow(flow, folder_p / "flow.yaml")
@@ -100,7 +99,7 @@ def evaluate_task(flow: dict[str, Any], folder: str, meta: dict[str, Any], threa
     folder_p.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     with _logged(folder_p / "log.txt", threads):
-        from hyq.flow import run_flow
+        from hyq.jobs.flow import run_flow
 
         write_flow(flow, folder_p / "flow.yaml")
         rep = run_flow(folder_p / "flow.yaml", folder_p / "run")

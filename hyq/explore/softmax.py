@@ -2,7 +2,7 @@
 
 Each variant (method, output format, output bits) is measured with the same functions the
 rest of hyq uses: :func:`hyq.integer.softmax_error.measure` for the error and
-:func:`hyq.eda.softmax.synthesize` for the resources (cached by content in hyq's EDA cache).
+:func:`hyq.tools.softmax.synthesize` for the resources (cached by content in hyq's EDA cache).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hyq.eda.softmax import default_params, synthesize, synthesize_exp
+from hyq.tools.softmax import default_params, synthesize, synthesize_exp
 from hyq.integer.softmax import METHODS
 from hyq.integer.softmax_error import measure, row_sets
 

@@ -26,24 +26,24 @@ def export(model: nn.Module, sample: torch.Tensor, path: Path, input_scale: floa
     """
     from brevitas.export import export_qonnx
 
-    from hyq.dataflow import fast_cleanup
+    from hyq.export import fast_cleanup
     from hyq.export.tables import InferTableActivation
 
-    fast_cleanup.install()  # qonnx's cleanup is quadratic in the node count without it
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".raw.onnx")
-    model.eval()
-    with torch.no_grad():
-        export_qonnx(model, args=sample[:1], export_path=str(tmp), dynamo=False)
-    mw = cleanup_model(ModelWrapper(str(tmp)))
-    tmp.unlink()
-    mw = cleanup_model(mw.transform(InferTableActivation()))  # SiLU & co. between quantizers -> tables
-    if input_scale is not None:
-        mw = _uint8_input(mw, input_scale)
-        mw = cleanup_model(mw)
-    mw.save(str(path))
-    return path
+    with fast_cleanup.fast_passes():  # qonnx's cleanup is quadratic in the node count without them
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".raw.onnx")
+        model.eval()
+        with torch.no_grad():
+            export_qonnx(model, args=sample[:1], export_path=str(tmp), dynamo=False)
+        mw = cleanup_model(ModelWrapper(str(tmp)))
+        tmp.unlink()
+        mw = cleanup_model(mw.transform(InferTableActivation()))  # SiLU & co. between quantizers -> tables
+        if input_scale is not None:
+            mw = _uint8_input(mw, input_scale)
+            mw = cleanup_model(mw)
+        mw.save(str(path))
+        return path
 
 
 def _uint8_input(mw: ModelWrapper, scale: float) -> ModelWrapper:

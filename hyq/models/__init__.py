@@ -1,4 +1,8 @@
-"""Model zoo: ``build_model(name, ...)`` builds a Brevitas model by name."""
+"""Model zoo: ``build_model(name, ...)`` builds a Brevitas model by name.
+
+Layer: above :mod:`hyq.nn` (the blocks it assembles), below :mod:`hyq.quantize`; the zoo
+only: exporting an untrained model for a hardware build is a job (:mod:`hyq.jobs.untrained`).
+"""
 
 from __future__ import annotations
 
@@ -26,30 +30,3 @@ def build_model(name: str, bits: BitSpec, in_channels: int, num_classes: int, **
         return _ZOO[name](in_channels=in_channels, num_classes=num_classes, bits=bits, **kwargs)
     except TypeError as exc:
         raise ValueError(f"invalid options for model '{name}': {exc}") from None
-
-
-def export_untrained(name: str, path, in_channels: int = 3, num_classes: int = 1000, size: int = 256,
-                     bits: BitSpec | None = None, samples: int = 2, seed: int = 0, **options: Any):
-    """Export zoo model ``name`` with random weights to a QONNX file for hardware builds.
-
-    BatchNorm statistics and activation ranges are collected on ``samples`` random 8-bit
-    images, so every quantizer has a realistic scale; the accuracy is meaningless, the
-    graph, bit-widths and parameter counts are those of the trained model. Returns the path.
-    """
-    import torch
-
-    from hyq.dataflow import fast_cleanup
-    from hyq.export import export
-    from hyq.quantize import calibrate
-
-    fast_cleanup.install()  # qonnx's cleanup of a large export is quadratic without it
-
-    torch.manual_seed(seed)
-    model = build_model(name, bits or BitSpec(), in_channels, num_classes, **options)
-    x = torch.round(torch.rand(samples, in_channels, size, size) * 255) / 255
-    model.train()
-    with torch.no_grad():
-        model(x)  # BatchNorm running statistics
-    calibrate(model, x)
-    model.eval()
-    return export(model, x[:1], path, input_scale=float(model.input_q.act_quant.scale()))

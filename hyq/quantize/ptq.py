@@ -155,7 +155,7 @@ def float_state(cfg: FlowConfig, ds: Dataset) -> tuple[dict[str, torch.Tensor], 
     t = cfg.train
     payload = {"model": dataclasses.asdict(cfg.model), "data": dataclasses.asdict(cfg.data),
                "train": {"epochs": t.epochs, "lr": t.lr, "batch_size": t.batch_size, "seed": t.seed}}
-    files = cache.source_files("models", "nn", "data") + [Path(__file__).with_name("train.py")]
+    files = cache.module_files("hyq.models", "hyq.data", "hyq.quantize.train")
 
     @_regions.one_thread()
     def make(folder: Path) -> None:

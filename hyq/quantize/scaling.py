@@ -33,10 +33,11 @@ import torch
 from brevitas.graph import equalize as beq
 from torch import nn
 
+from hyq.config import PTQ_METHODS
 from hyq.quantize.regions import Region, Skipped, find_regions, fold, one_thread, unreached_pointwise
 from hyq.quantize.train import float_mode
 
-METHODS = ("none", "qads", "smoothquant", "cle", "awq")
+METHODS = PTQ_METHODS  # named once, in the flow-file schema
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,8 @@
-"""Reports: assembly of report.json / report.md from a build, static storage accounting."""
+"""Reports: assembly of report.json / report.md from a build, static storage accounting.
+
+Layer: above :mod:`hyq.sim` and :mod:`hyq.dataflow` (it reads their results), below
+the jobs that write reports.
+"""
 
 from hyq.report.report import assemble, clear, summary, to_markdown, write
 from hyq.report.storage import static_storage, storage_bits

@@ -13,8 +13,8 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.core.onnx_exec import execute_onnx as qonnx_execute
 
 from hyq.dataflow.ops.registry import family
-from hyq.flow import build_onnx
-from hyq.models import export_untrained
+from hyq.jobs.flow import build_onnx
+from hyq.jobs.untrained import export_untrained
 
 #: op families that compute (the rest only move or buffer data)
 COMPUTE = ("MVAU", "VVAU", "Thresholding", "Elementwise", "GlobalAccPool", "HyqSoftmax", "Lookup", "Pool",

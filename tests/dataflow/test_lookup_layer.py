@@ -17,7 +17,8 @@ from qonnx.util.basic import qonnx_make_model
 
 import hyq.dataflow.ops  # noqa: F401 - registers hyq's HW layers with finn-plus
 from hyq.dataflow.ops.lookup import AbsorbScaleIntoTable, InferTableLookup
-from hyq.eda import rtlsim, stitch, yosys
+from hyq.sim import rtlsim, stitch
+from hyq.tools import yosys
 from hyq.integer.table import TableSpec, build_table
 
 from tests.dataflow import rtl_layers

@@ -20,7 +20,8 @@ from qonnx.util.basic import qonnx_make_model
 import hyq.dataflow.ops  # noqa: F401 - registers hyq's HW layers with finn-plus
 from hyq.dataflow.ops import mvau_dynamic
 from hyq.dataflow.transforms import UseHyqRTL
-from hyq.eda import rtlsim, stitch, verilator, yosys
+from hyq.sim import rtlsim, stitch
+from hyq.tools import verilator, yosys
 
 from tests.dataflow import rtl_layers
 

@@ -17,7 +17,8 @@ import hyq.dataflow.ops  # noqa: F401 - registers hyq's HW layers with finn-plus
 from hyq.dataflow import finn_env
 from hyq.dataflow.ops.shuffle import _packed, read_loops, read_order
 from hyq.dataflow.transforms import UseHyqRTL
-from hyq.eda import rtlsim, stitch, yosys
+from hyq.sim import rtlsim, stitch
+from hyq.tools import yosys
 
 from tests.dataflow import rtl_layers
 

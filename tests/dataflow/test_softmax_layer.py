@@ -15,9 +15,9 @@ from qonnx.util.basic import qonnx_make_model
 import hyq.dataflow.ops  # noqa: F401 - registers hyq's HW layers with finn-plus
 from hyq.dataflow.ops.softmax import InferIntSoftmax
 from hyq.dataflow.transforms import AbsorbScaleIntoIntSoftmax
-from hyq.eda import softmax as hs
-from hyq.eda import softmax_cost
-from hyq.eda import verilator, yosys
+from hyq.tools import softmax as hs
+from hyq.costs import softmax_cost
+from hyq.tools import verilator, yosys
 from hyq.integer.softmax import softmax_params
 from hyq.nn.softmax import node_attributes
 

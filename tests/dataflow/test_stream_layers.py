@@ -21,7 +21,8 @@ from qonnx.util.basic import qonnx_make_model
 import hyq.dataflow.ops  # noqa: F401 - registers hyq's HW layers with finn-plus
 from hyq.dataflow import finn_env
 from hyq.dataflow.transforms import UseHyqRTL
-from hyq.eda import rtlsim, stitch, yosys
+from hyq.sim import rtlsim, stitch
+from hyq.tools import yosys
 
 from tests.dataflow import rtl_layers
 

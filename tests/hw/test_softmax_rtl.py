@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from hyq.cli import main
-from hyq.eda import softmax as hs
-from hyq.eda.verilator import find_verilator, lint
+from hyq.tools import softmax as hs
+from hyq.tools.verilator import find_verilator, lint
 from hyq.errors import HyqError
 from hyq.integer.softmax import softmax, softmax_with_params
 from tests.hw.vectors import softmax_rows

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from hyq.cli import main
-from hyq.eda import softmax as hs
-from hyq.eda import verilator, yosys
+from hyq.tools import softmax as hs
+from hyq.tools import verilator, yosys
 from hyq.errors import HyqError
 
 KEYS = ("LUT", "FF", "CARRY", "BRAM", "DSP")

@@ -69,11 +69,27 @@ def test_every_method_keeps_the_float_function(method):
         assert any(float((r.alpha - 1).abs().max()) > 1e-3 for r in res.regions)
 
 
-def test_qads_never_worse_than_unscaled_on_its_objective():
-    m = mv2(BitSpec(weight=4, act=4))
-    res = scale(m, "qads", torch.rand(32, 1, 8, 8), options=FAST)
-    for r in res.regions:
-        assert r.mse_scaled <= r.mse_unscaled * (1 + 1e-6)
+def _quant_error(model, x):
+    """MSE of the Brevitas quantized output against the float output, after calibration."""
+    calibrate(model, x)
+    model.eval()
+    with torch.no_grad():
+        y = model(x)
+    y = torch.as_tensor(y.value if hasattr(y, "value") else y)
+    return float(((y - _float_out(model, x)) ** 2).mean())
+
+
+def test_qads_lowers_the_quantized_error_measured_after_folding():
+    """Not QADS' own bookkeeping: the real Brevitas model, folded and re-calibrated, against
+    the same model left at alpha = 1, on a layer with skewed channel ranges."""
+    torch.manual_seed(0)
+    x = torch.randn(64, 16, 4, 4)
+    plain = Skewed()
+    scaled = copy.deepcopy(plain)
+    scale(scaled, "qads", x, options=ScalingOptions(qads_iters=150, qads_lr=0.05))
+    assert torch.allclose(_float_out(plain, x), _float_out(scaled, x), rtol=1e-4, atol=1e-5)
+    e_plain, e_qads = _quant_error(plain, x), _quant_error(scaled, x)
+    assert e_qads < 0.7 * e_plain, (e_plain, e_qads)
 
 
 def _nodes(path):
@@ -96,13 +112,6 @@ def test_folded_export_has_the_same_nodes(tmp_path):
     w = [np.concatenate([onnx.numpy_helper.to_array(t).ravel() for t in onnx.load(str(p)).graph.initializer
                          if t.data_type == onnx.TensorProto.FLOAT]) for p in paths]
     assert w[0].shape == w[1].shape and not np.allclose(w[0], w[1])
-
-
-def test_region_mse_is_the_unscaled_error_at_alpha_one():
-    m = mv2(BitSpec(weight=4, act=4))
-    x = torch.rand(16, 1, 8, 8)
-    res = scale(copy.deepcopy(m), "none", x, options=FAST)
-    assert all(r.mse_scaled == r.mse_unscaled > 0 for r in res.regions)
 
 
 def test_unknown_method_and_selection():

@@ -10,7 +10,7 @@ Conventions, so FINN treats them exactly like its own layers:
   (:mod:`hyq.dataflow.ops.rtl`): hw/rtl sources plus a generated wrapper with FINN's port
   names, Python execution of the generic op, and exec_mode ``rtlsim`` raising
   NotImplementedError (FINN's rtlsim needs Vivado; hyq simulates with
-  :func:`hyq.eda.rtlsim.simulate_layers`) unless the layer runs Verilator itself (softmax);
+  :func:`hyq.sim.rtlsim.simulate_layers`) unless the layer runs Verilator itself (softmax);
 - an ``Infer<Op>`` qonnx Transformation that replaces the exported pattern by the HW op;
 - Python execution through the one integer reference in ``hyq.integer``; resource
   estimates (``lut_estimation`` etc.) from models fitted to Yosys measurements, never 0.
@@ -27,3 +27,4 @@ from hyq.dataflow.finn_env import finn_steps as _finn_steps
 _finn_steps()  # finn must be importable (without Vivado) before ops register into it
 for _m in pkgutil.iter_modules(__path__):
     importlib.import_module(f"{__name__}.{_m.name}")
+importlib.import_module(f"{__name__}.datapath_costs").register()  # an explicit call, not an import side effect

@@ -2,7 +2,7 @@
 
 finn-plus estimates only the parameter memory of its elementwise binary operators
 (residual adds, dequantizing multiplies) and nothing for GlobalAccPool, so a hybrid
-model's adds, scales and pooling cost 0 LUT in its reports. This module registers
+model's adds, scales and pooling cost 0 LUT in its reports. Its :func:`register` puts
 subclasses of those ``_hls`` layers, under the same names, that add an analytical model
 of the datapath to finn-plus' own figure (which they keep):
 
@@ -112,10 +112,9 @@ def _replace(name: str, make) -> None:
     add_op_to_domain(_hls.__name__, cls)
 
 
-def _register() -> None:
+def register() -> None:
+    """Put the costed layers into finn-plus' op table (idempotent). Called by
+    :mod:`hyq.dataflow.ops` when hyq's layers are registered, not on import of this module."""
     for op in ("Add", "Sub", "Mul"):
         _replace(f"Elementwise{op}_hls", lambda base, op=op: _costed_elementwise(base, op))
     _replace("GlobalAccPool_hls", _costed_global_acc_pool)
-
-
-_register()

@@ -13,11 +13,11 @@ import shutil
 from pathlib import Path
 
 from hyq.dataflow.finn_env import finn_steps as _finn_steps
+from hyq.resources import RTL_DIR
 
 _finn_steps()
 from finn.custom_op.fpgadataflow.rtlbackend import RTLBackend  # noqa: E402
 
-RTL_DIR = Path(__file__).resolve().parents[3] / "hw" / "rtl"
 
 
 def pad(bits: int, padded: int, sig: str) -> str:
@@ -113,7 +113,7 @@ class HyqRTLBackend(RTLBackend):
     def execute_rtlsim(self, context, graph):
         raise NotImplementedError(
             f"{self.onnx_node.name} ({self.onnx_node.op_type}): FINN's exec_mode 'rtlsim' needs Vivado's "
-            "simulator; simulate hyq RTL layers with hyq.eda.rtlsim.simulate_layers (Verilator)")
+            "simulator; simulate hyq RTL layers with hyq.sim.rtlsim.simulate_layers (Verilator)")
 
     # ---- resources: no BRAM or DSP unless the layer estimates them, never URAM ----
     def bram_estimation(self, fpgapart=None):

@@ -8,9 +8,9 @@ output format is converted; ``log2`` nodes stay ``IntSoftmax`` (outside the data
 
 - Python execution: :func:`hyq.integer.softmax_with_params` with the node's recorded
   constants (the one integer reference); ``HyqSoftmax_rtl`` in ``rtlsim`` mode runs the
-  RTL in Verilator instead (:func:`hyq.eda.softmax.simulate`), no Vivado needed.
-- Cycles: rows x :func:`hyq.eda.softmax.cycles_per_row` (measured equal by the tests).
-- LUT/DSP/BRAM: :mod:`hyq.eda.softmax_cost`, fitted to Yosys runs of the same RTL.
+  RTL in Verilator instead (:func:`hyq.tools.softmax.simulate`), no Vivado needed.
+- Cycles: rows x :func:`hyq.tools.softmax.cycles_per_row` (measured equal by the tests).
+- LUT/DSP/BRAM: :mod:`hyq.costs.softmax_cost`, fitted to Yosys runs of the same RTL.
 - Code generation (``_rtl``, :class:`hyq.dataflow.ops.rtl.HyqRTLBackend`): a wrapper
   around ``hw/rtl/hyq_softmax_<method>.v`` whose parameters are the node's constants, plus
   the softmax RTL sources copied next to it.
@@ -34,8 +34,8 @@ from finn.custom_op.fpgadataflow.hwcustomop import HWCustomOp  # noqa: E402
 
 from hyq.dataflow.ops.registry import register  # noqa: E402
 from hyq.dataflow.ops.rtl import HyqRTLBackend  # noqa: E402
-from hyq.eda import softmax as _eda  # noqa: E402
-from hyq.eda import softmax_cost as _cost  # noqa: E402
+from hyq.tools import softmax as _eda  # noqa: E402
+from hyq.costs import softmax_cost as _cost  # noqa: E402
 from hyq.integer.softmax import METHODS, OUT_FORMATS, SoftmaxParams, softmax_with_params  # noqa: E402
 
 _INT_FIELDS = ("in_bits", "out_bits", "n", "x0", "b", "c", "exp_shift", "exp_bits", "exp_max", "recip_shift")
@@ -168,7 +168,7 @@ class HyqSoftmax_rtl(HyqRTLBackend, HyqSoftmax):  # noqa: N801 - FINN's naming o
                               self.get_instream_width(), self.get_outstream_width())
 
     def execute_rtlsim(self, context, graph):
-        """The RTL in Verilator (:func:`hyq.eda.softmax.simulate`), no Vivado needed."""
+        """The RTL in Verilator (:func:`hyq.tools.softmax.simulate`), no Vivado needed."""
         node = self.onnx_node
         p = self.params()
         x = np.rint(np.asarray(context[node.input[0]], dtype=np.float64) / p.scale).astype(np.int64)

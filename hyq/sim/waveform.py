@@ -1,7 +1,7 @@
 """Stream activity from a whole-network VCD waveform (``hyq sim BUILD --trace wave.vcd``).
 
 A dataflow accelerator is best read by when each layer's output stream moves data: one
-row per stream of ``hyq_top`` (named ``<layer>__out<k>`` by :mod:`hyq.eda.stitch`), one
+row per stream of ``hyq_top`` (named ``<layer>__out<k>`` by :mod:`hyq.sim.stitch`), one
 mark per beat transferred (TVALID and TREADY high at a rising clock edge). The harness
 dumps each half cycle, so a beat is taken at every dump where the clock is low and both
 handshake signals are high; the cycle is the dump time halved. Parsed with pyvcd's
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hyq.eda.stitch import TOP
+from hyq.sim.stitch import TOP
 from hyq.errors import HyqError
 
 

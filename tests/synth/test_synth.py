@@ -1,4 +1,4 @@
-"""``hyq synth BUILD_DIR``: open synthesis of every layer of a codegen build (hyq.eda.synth)."""
+"""``hyq synth BUILD_DIR``: open synthesis of every layer of a codegen build (hyq.synth.layers)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import shutil
 
 import pytest
 
-from hyq.eda import synth
+from hyq.synth import layers as synth
 from hyq.errors import HyqError
 from tests.conftest import hyq
-from tests.eda.test_rtlsim import PART, conv_build  # noqa: F401 - the codegen build hyq sim uses
+from tests.sim.test_rtlsim import PART, conv_build  # noqa: F401 - the codegen build hyq sim uses
 
 
 def test_family_of_parts():

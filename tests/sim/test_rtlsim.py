@@ -1,5 +1,5 @@
 """Verilator rtlsim of FINN builds: layers against FINN's Python execution, the whole
-accelerator against QONNX, cycles against FINN's estimates (hyq.eda.rtlsim, ``hyq sim``)."""
+accelerator against QONNX, cycles against FINN's estimates (hyq.sim.rtlsim, ``hyq sim``)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ import pytest
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
-from hyq.eda import rtlsim
-from hyq.eda.waveform import stream_activity
-from hyq.flow import build_onnx
+from hyq.sim import rtlsim
+from hyq.sim.waveform import stream_activity
+from hyq.jobs.flow import build_onnx
 from tests.conftest import hyq
-from tests.eda.all_rtl import export_tiny_conv, export_tiny_mlp
+from tests.sim.all_rtl import export_tiny_conv, export_tiny_mlp
 
 PART = "xc7z020clg400-1"
 
@@ -237,7 +237,7 @@ def test_hyq_softmax_layer_rtlsim_through_the_generic_path(tmp_path):
 @pytest.fixture(scope="module")
 def hybrid_codegen(tmp_path_factory) -> Path:
     """RTL code generation of the (untrained) hybrid-tiny: attention, integer softmax, shuffles."""
-    from hyq.models import export_untrained
+    from hyq.jobs.untrained import export_untrained
 
     out = tmp_path_factory.mktemp("hybrid-codegen")
     onnx_path = export_untrained("hybrid-tiny", out / "hybrid-tiny.onnx", in_channels=1, num_classes=10, size=8,

@@ -31,13 +31,14 @@ from qonnx.custom_op.registry import getCustomOp
 
 from hyq import cache
 from hyq.dataflow import finn_env
-from hyq.eda import stitch, verilator
+from hyq.sim import stitch
+from hyq.tools import verilator
 from hyq.errors import HyqError
 from hyq.progress import info
+from hyq.resources import TB_DIR
 
-HW_DIR = Path(__file__).resolve().parents[2] / "hw"
-HARNESS = HW_DIR / "tb" / "axis_dut_tb.cpp"
-HEADER = HW_DIR / "tb" / "hyq_axis.h"
+HARNESS = TB_DIR / "axis_dut_tb.cpp"
+HEADER = TB_DIR / "hyq_axis.h"
 HW_DOMAIN = "finn.custom_op.fpgadataflow"
 TRACE_FORMATS = {".vcd": ("--trace", 1), ".fst": ("--trace-fst", 2)}
 #: relative tolerance for float network outputs vs QONNX (a few float32 ulps); integer
@@ -664,13 +665,3 @@ def table(res: SimResult) -> str:
     lines = ["  " + "  ".join(c.ljust(w[i]) for i, c in enumerate(r)) for r in rows]
     lines.insert(1, "  " + "  ".join("-" * x for x in w))
     return "\n".join(lines)
-
-
-def update_report(build_dir: Path, res: SimResult) -> Path:
-    """Add ``rtlsim`` to the build's report.json (re-written atomically through hyq.report)."""
-    from hyq.report import write
-
-    build_dir = Path(build_dir)
-    rep = json.loads((build_dir / "report.json").read_text())
-    rep["rtlsim"] = res.as_report()
-    return write(rep, build_dir)[0]

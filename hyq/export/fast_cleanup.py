@@ -9,14 +9,15 @@ O(nodes^2); ``FoldConstants`` even folds one node per pass and re-infers all sha
 each. On a MobileViT-XXS graph (thousands of nodes) export cleanup and streamlining then
 take hours. The replacements below compute the same result with dictionaries: the same
 topological order (same dependency sets, the same rounds of ``toposort_flatten``), the same
-tensor names, the same folded constants. :func:`install` swaps them in; tests compare
-whole graphs with and without it.
+tensor names, the same folded constants. :func:`fast_passes` swaps them in for the extent of a
+``with`` block (hyq's export and build) and restores qonnx's own afterwards; tests
+compare whole graphs with and without it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
+import threading
 
 import onnx
 import qonnx.core.onnx_exec as oxe
@@ -27,7 +28,7 @@ from qonnx.transformation import fold_constants, general, infer_data_layouts, in
 from qonnx.util.basic import get_by_name
 from toposort import toposort_flatten
 
-#: (owner, attribute) -> qonnx's own implementation, restored by :func:`uninstall`
+#: (owner, attribute) -> qonnx's own implementation, restored when :func:`fast_passes` ends
 _ORIGINAL = {
     (general.SortGraph, "apply"): general.SortGraph.apply,
     (general.GiveReadableTensorNames, "apply"): general.GiveReadableTensorNames.apply,
@@ -409,15 +410,28 @@ _FAST = {
 }
 
 
-@functools.cache
-def install() -> None:
-    """Use the linear-time passes from now on in this process."""
-    for (owner, attr), fn in _FAST.items():
-        setattr(owner, attr, fn)
+_depth = 0
+_lock = threading.Lock()
 
 
-def uninstall() -> None:
-    """Restore qonnx's own passes (for comparisons)."""
-    for (owner, attr), fn in _ORIGINAL.items():
-        setattr(owner, attr, fn)
-    install.cache_clear()
+@contextlib.contextmanager
+def fast_passes():
+    """Use the linear-time passes inside this block, qonnx's own ones again after it.
+
+    hyq wraps its own work in it (export and cleanup, the FINN build); outside, and for
+    any other user of qonnx in the process, qonnx is unchanged. Blocks may nest.
+    """
+    global _depth
+    with _lock:
+        if _depth == 0:
+            for (owner, attr), fn in _FAST.items():
+                setattr(owner, attr, fn)
+        _depth += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _depth -= 1
+            if _depth == 0:
+                for (owner, attr), fn in _ORIGINAL.items():
+                    setattr(owner, attr, fn)

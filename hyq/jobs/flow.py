@@ -46,7 +46,7 @@ def trained_model(cfg: config.FlowConfig, ds) -> tuple[torch.nn.Module, float]:
     Taken from the cache when nothing that determines it changed.
     """
     payload = {k: cfg.as_dict()[k] for k in ("model", "quant", "data", "train", "ptq")}
-    key = cache.key(payload, cache.source_files("models", "nn", "quantize", "data"))
+    key = cache.key(payload, cache.module_files("hyq.models", "hyq.quantize", "hyq.data"))
 
     def make(folder: Path) -> None:
         model = _new_model(cfg, ds)

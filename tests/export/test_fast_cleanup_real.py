@@ -1,8 +1,9 @@
-"""hyq.dataflow.fast_cleanup on a real Brevitas export: every linear-time pass gives exactly
+"""hyq.export.fast_cleanup on a real Brevitas export: every linear-time pass gives exactly
 qonnx's result, pass by pass and for the whole export cleanup and streamlining."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import random
@@ -22,7 +23,7 @@ from qonnx.transformation.infer_datatypes import InferDataTypes
 from qonnx.transformation.infer_shapes import InferShapes
 from qonnx.util.cleanup import cleanup_model
 
-from hyq.dataflow import fast_cleanup
+from hyq.export import fast_cleanup
 from hyq.models import build_model
 from hyq.nn.quant import BitSpec
 
@@ -56,12 +57,9 @@ def raw_export(tmp_path_factory) -> bytes:
 def run(fn, model_bytes: bytes, fast: bool) -> bytes:
     """``fn(ModelWrapper)`` with the fast passes installed or not, from the same random state
     (qonnx names new tensors randomly); the result serialized deterministically."""
-    (fast_cleanup.install if fast else fast_cleanup.uninstall)()
     random.seed(0)
-    try:
+    with fast_cleanup.fast_passes() if fast else contextlib.nullcontext():
         out = fn(ModelWrapper(model_bytes))
-    finally:
-        fast_cleanup.uninstall()
     return out.model.SerializeToString(deterministic=True)
 
 

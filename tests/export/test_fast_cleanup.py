@@ -1,5 +1,6 @@
-"""hyq.dataflow.fast_cleanup: the linear-time passes give exactly qonnx's results."""
+"""hyq.export.fast_cleanup: the linear-time passes give exactly qonnx's results."""
 
+import contextlib
 import copy
 import random
 
@@ -9,7 +10,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.transformation.general import GiveReadableTensorNames, GiveUniqueNodeNames, SortGraph
 from qonnx.util.basic import qonnx_make_model
 
-from hyq.dataflow import fast_cleanup
+from hyq.export import fast_cleanup
 
 
 def residual_graph(blocks: int = 12, seed: int = 0) -> ModelWrapper:
@@ -35,11 +36,8 @@ def residual_graph(blocks: int = 12, seed: int = 0) -> ModelWrapper:
 
 
 def run(model: ModelWrapper, transformation, fast: bool) -> bytes:
-    (fast_cleanup.install if fast else fast_cleanup.uninstall)()
-    try:
+    with fast_cleanup.fast_passes() if fast else contextlib.nullcontext():
         out = copy.deepcopy(model).transform(transformation, cleanup=False)
-    finally:
-        fast_cleanup.uninstall()
     return out.model.SerializeToString(deterministic=True)
 
 
@@ -56,3 +54,14 @@ def test_readable_tensor_names_same_as_qonnx():
     renamed = ModelWrapper(fast)
     assert renamed.graph.input[0].name == "global_in" and renamed.graph.output[0].name == "global_out"
     assert all(o.endswith("_out0") or o == "global_out" for n in renamed.graph.node for o in n.output)
+
+
+def test_fast_passes_are_scoped_and_nest():
+    from qonnx.transformation import general
+
+    own = general.SortGraph.apply
+    with fast_cleanup.fast_passes():
+        with fast_cleanup.fast_passes():
+            assert general.SortGraph.apply is fast_cleanup.sort_graph
+        assert general.SortGraph.apply is fast_cleanup.sort_graph  # the outer block still holds
+    assert general.SortGraph.apply is own  # qonnx's own pass again for everyone else

@@ -1,0 +1,6 @@
+"""Brevitas layers and blocks of the hybrid networks (quantized convolutions, attention,
+integer softmax), each with per-layer bit-widths (:class:`hyq.nn.quant.BitSpec`).
+
+Below :mod:`hyq.models` (which assembles them into the zoo) and above :mod:`hyq.integer`
+(the NumPy references the layers compute bit-exactly, e.g. :class:`hyq.nn.softmax.IntSoftmax`).
+"""
