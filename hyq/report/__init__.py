@@ -1,6 +1,6 @@
 """Reports: assembly of report.json / report.md from a build, static storage accounting."""
 
-from hyq.report.report import assemble, clear, summary, to_markdown, write
+from hyq.report.report import assemble, clear, summary, to_markdown, unmapped_error, write
 from hyq.report.storage import static_storage, storage_bits
 
-__all__ = ["assemble", "clear", "static_storage", "storage_bits", "summary", "to_markdown", "write"]
+__all__ = ["assemble", "clear", "static_storage", "storage_bits", "summary", "to_markdown", "unmapped_error", "write"]
