@@ -58,6 +58,33 @@ def _node_ints(node) -> dict[str, Any]:
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
+_KINDS = {"i": (int,), "f": (int, float), "s": (str,), "ints": (list,), "floats": (list,), "strings": (list,)}
+
+
+def _check_attrs(path: Path, name: str, node, attrs: dict[str, Any]) -> None:
+    """Each attribute exists on the layer and has a value of its type (FINN's set_nodeattr would fail)."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    try:
+        types = getCustomOp(node).get_nodeattr_types()
+    except Exception:  # noqa: BLE001 - not a custom op FINN knows: FINN ignores its entry
+        return
+    for k, v in attrs.items():
+        if k not in types:
+            folds = sorted(t for t in types if t in ("PE", "SIMD", "ram_style", "mem_mode", "resType",
+                                                     "parallel_window", "depth", "impl_style"))
+            raise HyqError(f"{path}: {name} ({node.op_type}) has no attribute '{k}'; "
+                           f"its folding attributes are {', '.join(folds) or 'none'}")
+        kind, allowed = types[k][0], (types[k][3] if len(types[k]) > 3 else None)
+        ok = isinstance(v, _KINDS.get(kind, (object,))) and not isinstance(v, bool)
+        if ok and allowed and v not in allowed:
+            ok = False
+        if not ok:
+            want = f"one of {', '.join(map(str, sorted(allowed, key=str)))}" if allowed else \
+                {"i": "an integer", "f": "a number", "s": "a string"}.get(kind, "a list")
+            raise HyqError(f"{path}: {name}.{k} must be {want}, got {json.dumps(v)[:40]}")
+
+
 def check_names(path: Path | str, model: ModelWrapper) -> None:
     """Every layer the folding file names exists in ``model``, and its PE/SIMD divide its dimensions."""
     from qonnx.transformation.general import GiveUniqueNodeNames
@@ -72,6 +99,7 @@ def check_names(path: Path | str, model: ModelWrapper) -> None:
             close = sorted(nodes, key=lambda n: (n.split("_")[0] != name.split("_")[0], n))[:6]
             raise HyqError(f"{path}: layer '{name}' is not in the model; its hardware layers are "
                            f"{', '.join(close)}{' ...' if len(nodes) > 6 else ''}; use those names")
+        _check_attrs(path, name, nodes[name], attrs)
         have = _node_ints(nodes[name])
         for attr, dims in _DIVIDES:
             if attr not in attrs:
