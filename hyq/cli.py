@@ -21,7 +21,7 @@ EXIT_USAGE = 2
 def _cmd_run(args: argparse.Namespace) -> int:
     from hyq.jobs.flow import run_flow
 
-    run_flow(args.config, out_dir=args.out)
+    run_flow(args.config, out_dir=args.out, allow_unmapped=args.allow_unmapped)
     return 0
 
 
@@ -35,16 +35,19 @@ def _cmd_build(args: argparse.Namespace) -> int:
         target_fps=args.target_fps,
         folding=args.folding,
         clock_ns=args.clock_ns,
+        allow_unmapped=args.allow_unmapped,
     )
     return 0
 
 
 def _cmd_quantize(args: argparse.Namespace) -> int:
+    from hyq.outdir import claim
     from hyq.quantize.ptq import quantize_to_dir
 
-    quantize_to_dir(args.config, args.out, method=args.method, wbits=args.wbits, abits=args.abits,
-                    qat_epochs=args.qat_epochs, bias_correction=args.bias_correction,
-                    budget_bits=args.budget_bits, widths=args.widths)
+    with claim(args.out):
+        quantize_to_dir(args.config, args.out, method=args.method, wbits=args.wbits, abits=args.abits,
+                        qat_epochs=args.qat_epochs, bias_correction=args.bias_correction,
+                        budget_bits=args.budget_bits, widths=args.widths)
     return 0
 
 
@@ -64,6 +67,19 @@ def _verilator_tool(origin: str | None):
     return find_verilator(origin) if origin else None
 
 
+def _load_npy(path: Path):
+    """An .npy file, or one HyqError line saying why it is not one."""
+    import numpy as np
+
+    if not Path(path).is_file():
+        raise HyqError(f"input file not found: {path}")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise HyqError(f"{path}: not a NumPy .npy file ({' '.join(str(exc).split())[:120]}); "
+                       "save the inputs with numpy.save") from None
+
+
 def _cmd_sim_softmax(args: argparse.Namespace) -> int:
     import json
 
@@ -72,7 +88,7 @@ def _cmd_sim_softmax(args: argparse.Namespace) -> int:
     from hyq.tools.softmax import default_params, simulate
     from hyq.integer.softmax import softmax_with_params
 
-    x = np.load(args.inp)
+    x = _load_npy(args.inp)
     p = default_params(args.method, args.scale, args.in_bits, args.out_bits, args.out_format)
     y, info = simulate(x, p, pe=args.pe, in_signed=args.signed, seed=args.seed,
                        p_valid=args.p_valid, p_ready=args.p_ready, tool=_verilator_tool(args.verilator))
@@ -85,13 +101,20 @@ def _cmd_sim_softmax(args: argparse.Namespace) -> int:
 
 
 def _cmd_sim_build(args: argparse.Namespace) -> int:
-    import numpy as np
+    from hyq.outdir import claim
 
+    inputs = _load_npy(args.inputs) if args.inputs else None
+    if not args.build_dir.is_dir():
+        raise HyqError(f"build folder not found: {args.build_dir}; run `hyq run` or `hyq build` first")
+    with claim(args.build_dir, create=False):
+        return _sim_build(args, inputs)
+
+
+def _sim_build(args: argparse.Namespace, inputs) -> int:
     from hyq.jobs.sim import update_report
     from hyq.sim import rtlsim
     from hyq.progress import info
 
-    inputs = np.load(args.inputs) if args.inputs else None
     res = rtlsim.simulate_build(args.build_dir, inputs=inputs, count=args.count, trace=args.trace,
                                 layers=not args.no_layers, tool=_verilator_tool(args.verilator), stall=args.stall,
                                 trace_depth=args.trace_depth)
@@ -164,6 +187,13 @@ def _cmd_synth_softmax(args: argparse.Namespace) -> int:
 
 
 def _cmd_explore(args: argparse.Namespace) -> int:
+    from hyq.outdir import claim
+
+    with claim(args.out):
+        return _explore(args)
+
+
+def _explore(args: argparse.Namespace) -> int:
     if args.softmax:
         from hyq.explore.softmax import softmax_variants, write_softmax
         from hyq.progress import info
@@ -187,6 +217,11 @@ def _add_softmax_args(q: argparse.ArgumentParser) -> None:
     q.add_argument("--pe", type=int, default=1, help="elements per cycle (divides the row length)")
 
 
+def _add_allow_unmapped(q: argparse.ArgumentParser) -> None:
+    q.add_argument("--allow-unmapped", action="store_true",
+                   help='report a partial mapping (marked "complete": false) instead of failing')
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="hyq",
@@ -200,6 +235,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="flow file (default: the embedded default flow, flows/default.yaml)")
     r.add_argument("--out", type=Path, default=None,
                    help="output folder (default: build/<flow name>)")
+    _add_allow_unmapped(r)
     r.set_defaults(func=_cmd_run)
 
     b = sub.add_parser("build", help="FINN dataflow estimate build of any QONNX model")
@@ -211,6 +247,7 @@ def _parser() -> argparse.ArgumentParser:
     fold.add_argument("--folding", type=Path, default=None, help="folding config JSON")
     b.add_argument("--clock-ns", type=float, default=10.0, help="clock period (default 10 ns)")
     b.add_argument("--out", type=Path, required=True, help="output folder")
+    _add_allow_unmapped(b)
     b.set_defaults(func=_cmd_build)
 
     q = sub.add_parser("quantize", help="PTQ (distribution scaling, calibration, bias correction), optional QAT")

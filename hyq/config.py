@@ -152,6 +152,13 @@ def _validate_ptq(p: PtqConfig, where: str) -> None:
 def validate(cfg: FlowConfig, where: str = "flow") -> FlowConfig:
     """Check value ranges; raise HyqError naming the first bad key."""
     q, t, h, d = cfg.quant, cfg.train, cfg.hardware, cfg.data
+    _check_type(f"{where}: model.name", cfg.model.name, (str,), "a model name string")
+    _check_type(f"{where}: model.options", cfg.model.options, (dict,), "a mapping of model options")
+    _check_type(f"{where}: quant.layers", q.layers, (dict,), "a mapping of layer-name patterns")
+    _check_type(f"{where}: data.dataset", d.dataset, (str,), "a data set name string")
+    _check_type(f"{where}: data.seed", d.seed, (int,), "an integer")
+    _check_type(f"{where}: hardware.steps", h.steps, (str,), "a step-list name")
+    _check_type(f"{where}: hardware.standalone_thresholds", h.standalone_thresholds, (bool,), "true or false")
     for key in ("weight_bits", "act_bits"):
         v = getattr(q, key)
         _check_type(f"{where}: quant.{key}", v, (int,), "an integer")
@@ -215,7 +222,10 @@ def load(path: Path | str | None = None) -> FlowConfig:
     if isinstance(layers := sections["ptq"].layers, (list, str)):
         layers = [layers] if isinstance(layers, str) else layers
         sections["ptq"] = dataclasses.replace(sections["ptq"], layers=tuple(layers))
-    if folding := sections["hardware"].folding:
+    if (folding := sections["hardware"].folding) is not None:
+        _check_type(f"{path}: hardware.folding", folding, (str,), "the path of a folding file")
+        if not folding:
+            raise HyqError(f"{path}: hardware.folding must be the path of a folding file, got ''")
         fpath = Path(folding)
         if not fpath.is_absolute():
             fpath = path.parent / fpath

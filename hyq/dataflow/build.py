@@ -20,7 +20,7 @@ from pathlib import Path
 
 from qonnx.core.modelwrapper import ModelWrapper
 
-from hyq.dataflow import finn_env
+from hyq.dataflow import finn_env, folding_check
 from hyq.dataflow.steps import (step_hyq_convert_softmax, step_hyq_convert_tables, step_hyq_rtl_layers,
                                 step_hyq_streamline)
 from hyq.export import fast_cleanup
@@ -72,8 +72,8 @@ class BuildSpec:
             raise HyqError(f"clock period must be > 0 ns, got {self.clock_ns}")
         if self.target_fps is not None and self.target_fps <= 0:
             raise HyqError(f"target fps must be > 0, got {self.target_fps}")
-        if self.folding is not None and not Path(self.folding).is_file():
-            raise HyqError(f"folding file not found: {self.folding}")
+        if self.folding is not None:
+            folding_check.load(self.folding)  # JSON and value types now; layer names before folding
         if self.target_fps is None and self.folding is None:
             object.__setattr__(self, "target_fps", 10000)
 
@@ -139,6 +139,13 @@ def _translate(exc: Exception, step: str) -> HyqError:
     return HyqError(f"FINN step {step} failed: {msg[:300]}; rerun with --debug for the traceback")
 
 
+def _save_atomic(model: ModelWrapper, path: Path) -> None:
+    """Save a step's model so that a killed process never leaves half a file under the final name."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    model.save(str(tmp))
+    os.replace(tmp, path)
+
+
 def build(model_path: Path, spec: BuildSpec, out_dir: Path) -> BuildResult:
     """Run the FINN dataflow steps of ``spec`` on the QONNX model at ``model_path``.
 
@@ -181,6 +188,8 @@ def _build(model_path: Path, spec: BuildSpec, out_dir: Path) -> BuildResult:
     for i, (step, name) in enumerate(zip(steps, names)):
         if name in done:
             continue
+        if name == "step_apply_folding_config" and spec.folding:
+            folding_check.check_names(spec.folding, model)  # names the file and key, not FINN's step
         t0 = time.perf_counter()
         try:
             with open(log_path, "a") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
@@ -191,7 +200,7 @@ def _build(model_path: Path, spec: BuildSpec, out_dir: Path) -> BuildResult:
         except Exception as exc:
             raise _translate(exc, name) from exc
         seconds[name] = round(time.perf_counter() - t0, 2)
-        model.save(str(inter / f"{i:02d}_{name}.onnx"))
+        _save_atomic(model, inter / f"{i:02d}_{name}.onnx")
         done.append(name)
         tmp = progress_file.with_suffix(".tmp")
         tmp.write_text(json.dumps({"fingerprint": fp, "done": done}, indent=1))

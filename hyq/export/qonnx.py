@@ -123,4 +123,21 @@ def load_checked(path: Path) -> ModelWrapper:
     except Exception as exc:  # onnx raises several types for corrupt files
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise HyqError(f"{path}: not a valid ONNX model ({first}); re-export it (QONNX, opset >= 11)") from exc
+    _check_io(proto.graph, path)
     return ModelWrapper(proto)
+
+
+def _check_io(graph: onnx.GraphProto, path: Path) -> None:
+    """A dataflow accelerator has one input and one output, each of a fixed shape."""
+    inits = {i.name for i in graph.initializer}
+    inputs = [i for i in graph.input if i.name not in inits]
+    for what, vis in (("input", inputs), ("output", list(graph.output))):
+        if len(vis) != 1:
+            raise HyqError(f"{path}: the model has {len(vis)} {what}s ({', '.join(v.name for v in vis) or 'none'}); "
+                           f"hyq builds models with exactly one {what}")
+    vi = inputs[0]  # output shapes follow from it (FINN infers them)
+    dims = vi.type.tensor_type.shape.dim
+    shown = ", ".join(str(d.dim_value) if d.HasField("dim_value") else (d.dim_param or "?") for d in dims)
+    if not dims or any(not d.HasField("dim_value") or d.dim_value < 1 for d in dims):
+        raise HyqError(f"{path}: input '{vi.name}' has no fixed shape ({shown or 'none'}); "
+                       "export with a fixed input shape, e.g. batch 1 and no dynamic axes")

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from hyq import cache, config
+from hyq import cache, config, outdir
 from hyq.data import load as load_data
 from hyq.dataflow import BuildSpec, build
 from hyq.errors import HyqError
@@ -22,7 +22,7 @@ from hyq.models import build_model
 from hyq.nn.quant import BitSpec
 from hyq.progress import info, stage
 from hyq.quantize import accuracy, train
-from hyq.report import assemble, clear, summary, write
+from hyq.report import assemble, clear, summary, unmapped_error, write
 
 #: test samples pushed through both Brevitas and the QONNX executor
 CHECK_SAMPLES = 32
@@ -54,7 +54,7 @@ def trained_model(cfg: config.FlowConfig, ds) -> tuple[torch.nn.Module, float]:
         torch.save(model.state_dict(), folder / "model.pt")
         (folder / "meta.json").write_text(json.dumps({"flow": payload, **result.__dict__}, indent=1))
 
-    hit = (cache.root() / "train" / key).is_dir()
+    hit = cache.has("train", key)
     with stage("train (cached)" if hit else "train"):
         folder = cache.entry("train", key, make)
         model = _new_model(cfg, ds)
@@ -64,7 +64,9 @@ def trained_model(cfg: config.FlowConfig, ds) -> tuple[torch.nn.Module, float]:
     return model, float_acc
 
 
-def _finish(rep: dict[str, Any], out: Path) -> dict[str, Any]:
+def _finish(rep: dict[str, Any], out: Path, qonnx_path: Path, allow_unmapped: bool) -> dict[str, Any]:
+    if rep["unmapped_nodes"] and not allow_unmapped:
+        raise unmapped_error(rep, qonnx_path)  # a partial mapping is no accelerator: no report
     json_path, md_path = write(rep, out)
     if rep["unmapped_nodes"]:
         info(f"warning: {len(rep['unmapped_nodes'])} node(s) stayed outside the accelerator: "
@@ -79,12 +81,21 @@ def _build_spec(h: config.HardwareConfig) -> BuildSpec:
                      steps=h.steps, standalone_thresholds=h.standalone_thresholds)
 
 
-def run_flow(config_path: Path | None = None, out_dir: Path | None = None) -> dict[str, Any]:
-    """Train or load, export, check, build and report the flow in ``config_path``."""
+def run_flow(config_path: Path | None = None, out_dir: Path | None = None,
+             allow_unmapped: bool = False) -> dict[str, Any]:
+    """Train or load, export, check, build and report the flow in ``config_path``.
+
+    Nodes left outside the accelerator are an error unless ``allow_unmapped`` (the report
+    then says ``"complete": false``).
+    """
     cfg = config.load(config_path)
     spec = _build_spec(cfg.hardware)
     out = Path(out_dir) if out_dir else Path("build") / cfg.name
-    out.mkdir(parents=True, exist_ok=True)
+    with outdir.claim(out):
+        return _run_flow(cfg, spec, out, allow_unmapped)
+
+
+def _run_flow(cfg: config.FlowConfig, spec: BuildSpec, out: Path, allow_unmapped: bool) -> dict[str, Any]:
     clear(out)
     info(f"flow '{cfg.name}' from {cfg.source} -> {out}")
     with stage(f"data ({cfg.data.dataset})"):
@@ -106,7 +117,7 @@ def run_flow(config_path: Path | None = None, out_dir: Path | None = None) -> di
         result = build(onnx_path, spec, out / "finn")
     rep = assemble(result, spec, cfg.model.name, onnx_path,
                    {"accuracy": acc, "export_check": chk.as_dict(), "flow_config": cfg.as_dict()})
-    return _finish(rep, out)
+    return _finish(rep, out, onnx_path, allow_unmapped)
 
 
 def _input_scale(model: torch.nn.Module) -> float | None:
@@ -118,14 +129,21 @@ def _input_scale(model: torch.nn.Module) -> float | None:
 
 
 def build_onnx(model_path: Path, part: str, out_dir: Path, target_fps: int | None = None,
-               folding: Path | None = None, clock_ns: float = 10.0, steps: str = "estimate") -> dict[str, Any]:
-    """FINN estimate build of any QONNX model; writes report.json / report.md to ``out_dir``."""
+               folding: Path | None = None, clock_ns: float = 10.0, steps: str = "estimate",
+               allow_unmapped: bool = False) -> dict[str, Any]:
+    """FINN estimate build of any QONNX model; writes report.json / report.md to ``out_dir``.
+
+    Every input is checked before FINN starts; unmapped nodes are an error unless ``allow_unmapped``.
+    """
     model_path = Path(model_path)
     load_checked(model_path)  # one clear error for a missing or corrupt file, before anything else
     spec = BuildSpec(part=part, clock_ns=clock_ns, target_fps=target_fps,
                      folding=str(folding) if folding else None, steps=steps)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    with outdir.claim(Path(out_dir)) as out:
+        return _build_onnx(model_path, spec, out, allow_unmapped)
+
+
+def _build_onnx(model_path: Path, spec: BuildSpec, out: Path, allow_unmapped: bool) -> dict[str, Any]:
     clear(out)
     src = out / "model.onnx"
     if model_path.resolve() != src.resolve():
@@ -135,4 +153,4 @@ def build_onnx(model_path: Path, part: str, out_dir: Path, target_fps: int | Non
     rep = assemble(result, spec, model_path.name, src)
     if not rep["layers"]:
         raise HyqError(f"{model_path}: no node became a FINN hardware layer; is the model quantized (QONNX Quant nodes)?")
-    return _finish(rep, out)
+    return _finish(rep, out, src, allow_unmapped)

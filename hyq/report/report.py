@@ -16,11 +16,14 @@ from qonnx.core.modelwrapper import ModelWrapper
 from hyq import __version__
 from hyq.dataflow import BuildResult, BuildSpec
 from hyq.dataflow.finn_env import vivado_available
+from hyq.errors import HyqError
 from hyq.report.storage import static_storage
 
 RESOURCES = ("LUT", "BRAM_18K", "URAM", "DSP")
 #: nodes outside the dataflow partition that only move data (done by the host/DMA)
 LAYOUT_OPS = {"Transpose", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity"}
+#: QONNX quantization ops: a model without any of them was never quantized
+QUANT_OPS = {"Quant", "BipolarQuant", "IntQuant", "FloatQuant", "Trunc", "MultiThreshold"}
 
 NO_VENDOR_NOTE = (
     "No Vivado/Vitis on this machine: LUT/BRAM/URAM/DSP are FINN's analytical estimates "
@@ -42,6 +45,25 @@ def outside_nodes(parent: ModelWrapper | None) -> tuple[list[str], list[str]]:
             continue
         (host if n.op_type in LAYOUT_OPS else unmapped).append(n.name)
     return unmapped, host
+
+
+def _outside_ops(parent: ModelWrapper | None, names: list[str]) -> list[str]:
+    """The op types of the nodes called ``names`` in ``parent`` (in the same order)."""
+    ops = {n.name: n.op_type for n in parent.graph.node} if parent is not None else {}
+    return [ops.get(n, "?") for n in names]
+
+
+def unmapped_error(rep: dict[str, Any], qonnx_path: Path) -> HyqError:
+    """The one-line error for a build whose compute nodes did not all become hardware layers."""
+    nodes = rep["unmapped_nodes"]
+    listed = ", ".join(f"{n} ({op})" for n, op in zip(nodes, rep.get("unmapped_op_types", ["?"] * len(nodes))))
+    quantized = any(n.op_type in QUANT_OPS for n in ModelWrapper(str(qonnx_path)).graph.node)
+    what = ("the model has no quantization (no QONNX Quant nodes): export it from Brevitas quantized layers "
+            "with brevitas.export.export_qonnx" if not quantized else
+            f"hyq cannot map {', '.join(sorted(set(rep.get('unmapped_op_types', []))))}: quantize these "
+            "operators (Brevitas Quant* layers) or replace them with mappable ones")
+    return HyqError(f"{rep['model']}: {len(nodes)} compute node(s) stayed outside the accelerator: {listed}; "
+                    f"{what} (or pass --allow-unmapped for a report marked incomplete)")
 
 
 def assemble(result: BuildResult, spec: BuildSpec, model_name: str, qonnx_path: Path,
@@ -83,7 +105,9 @@ def assemble(result: BuildResult, spec: BuildSpec, model_name: str, qonnx_path: 
         "critical_path_cycles": perf.get("critical_path_cycles"),
         "max_cycles": perf.get("max_cycles"),
         "bottleneck": perf.get("max_cycles_node_name"),
+        "complete": not unmapped,
         "unmapped_nodes": unmapped,
+        "unmapped_op_types": _outside_ops(parent, unmapped),
         "host_nodes": host,
         "build_dir": str(result.out_dir),
         "build_seconds": result.seconds,
@@ -102,6 +126,9 @@ def to_markdown(rep: dict[str, Any]) -> str:
     lines = [
         f"# hyq report: {rep['model']}",
         "",
+        *([f"**INCOMPLETE**: {len(rep['unmapped_nodes'])} compute node(s) stayed outside the accelerator "
+           f"({', '.join(rep['unmapped_nodes'])}); the numbers below are not those of the whole network.", ""]
+          if not rep.get("complete", True) else []),
         f"- part `{rep['part']}`, clock {rep['clock_ns']} ns, "
         + (f"target {rep['target_fps']} fps" if rep.get("target_fps") else f"folding `{rep.get('folding')}`"),
         f"- vendor tools: {'yes' if rep['vendor_tools'] else 'no'}" + (f". {rep['note']}" if rep.get("note") else ""),

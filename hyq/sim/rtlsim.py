@@ -460,11 +460,29 @@ def _parent_run(parent: ModelWrapper, x: np.ndarray, accel) -> np.ndarray:
     return ctx[parent.graph.output[0].name]
 
 
+def checked_inputs(inputs: np.ndarray, model: ModelWrapper) -> np.ndarray:
+    """User inputs as float32, after checking their shape and values against the model's input."""
+    name = model.graph.input[0].name
+    shape, dt = model.get_tensor_shape(name), model.get_tensor_datatype(name)
+    want = f"(N, {', '.join(map(str, shape[1:]))})"
+    if inputs.dtype.kind not in "biuf":
+        raise HyqError(f"--inputs: the model takes numbers of type {dt}, the file holds {inputs.dtype}")
+    if inputs.ndim != len(shape) or list(inputs.shape[1:]) != list(shape[1:]) or inputs.shape[0] < 1:
+        raise HyqError(f"--inputs: the model takes shape {want} (batch first), the file has {inputs.shape}")
+    x = np.asarray(inputs, dtype=np.float32)
+    if not np.isfinite(x).all():
+        raise HyqError("--inputs: the file holds NaN or infinite values")
+    if dt.is_integer() and not (np.array_equal(x, np.round(x)) and x.min() >= dt.min() and x.max() <= dt.max()):
+        raise HyqError(f"--inputs: the model input is {dt} (integers in [{dt.min()}, {dt.max()}]); "
+                       f"the file holds values in [{x.min():g}, {x.max():g}]")
+    return x
+
+
 def network_inputs(build_dir: Path, report: dict, inputs: np.ndarray | None, count: int) -> np.ndarray:
-    if inputs is not None:
-        return np.asarray(inputs, dtype=np.float32)
     model = ModelWrapper(str(build_dir / "model.onnx"))
     name = model.graph.input[0].name
+    if inputs is not None:
+        return checked_inputs(inputs, model)
     flow = report.get("flow_config")
     if flow:
         from hyq.data import load as load_data
@@ -509,11 +527,11 @@ def simulate_build(build_dir: Path, inputs: np.ndarray | None = None, count: int
     report = json.loads(rep_path.read_text()) if rep_path.is_file() else {}
     if not report:
         raise HyqError(f"{build_dir} is not a hyq build folder (no report.json); run `hyq run` or `hyq build` first")
+    xs = network_inputs(build_dir, report, inputs, count)  # bad inputs fail before any work
     t0 = time.perf_counter()
     model = sim_model(build_dir, report["part"], report["clock_ns"])
     info(f"simulation graph: {len(model.graph.node)} layers incl. FIFOs/DWCs ({time.perf_counter() - t0:.1f} s)")
     parent = ModelWrapper(str(build_dir / "finn" / "intermediate_models" / "dataflow_parent.onnx"))
-    xs = network_inputs(build_dir, report, inputs, count)
     qonnx = ModelWrapper(str(build_dir / "model.onnx"))
     qname = qonnx.graph.input[0].name
     qshape = qonnx.get_tensor_shape(qname)
