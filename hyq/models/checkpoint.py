@@ -145,3 +145,23 @@ def load_checkpoint(model: nn.Module, path: Path | str) -> dict[str, str]:
             if k in state:
                 t.copy_(state[k].to(t.dtype))
     return {"format": "timm" if timm else "hyq", "path": str(path)}
+
+
+def model_options(checkpoint: Path | str | None, options: Mapping) -> dict:
+    """A flow's model options, completed with :data:`TIMM_OPTIONS` (unless set) when
+    ``checkpoint`` is in timm's layout: a timm checkpoint implies LayerNorm and SiLU."""
+    options = dict(options)
+    if checkpoint is not None and is_timm(read_state_dict(checkpoint)):
+        options = {**TIMM_OPTIONS, **options}
+    return options
+
+
+def fingerprint(path: Path | str) -> str:
+    """SHA-256 of the checkpoint file (part of cache keys: other weights, other results)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
