@@ -35,6 +35,9 @@ STEP_SETS = ("estimate", "codegen")
 class ModelConfig:
     name: str = "mv2-cnn"
     options: dict[str, Any] = field(default_factory=dict)
+    # float weights the user brings (timm MobileViT or hyq names; relative to the flow file):
+    # float training is skipped, PTQ starts from them (hyq.models.checkpoint)
+    checkpoint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,8 @@ class DataConfig:
     dataset: str = "digits"
     test_fraction: float = 0.2
     seed: int = 0
+    path: str | None = None   # imagefolder / cifar10 folder or npz file (relative to the flow file)
+    size: int | None = None   # image side in pixels after resize and centre crop (imagefolder: required)
 
 
 @dataclass(frozen=True)
@@ -149,6 +154,25 @@ def _validate_ptq(p: PtqConfig, where: str) -> None:
         raise HyqError(f"{where}: ptq.qads_lr must be > 0, got {p.qads_lr}")
 
 
+#: data sets of hyq.data (kept here so validation needs no torch); the last three read data.path
+DATASETS = ("digits", "imagefolder", "cifar10", "npz")
+
+
+def _validate_data(d: DataConfig, where: str) -> None:
+    if d.dataset not in DATASETS:
+        raise HyqError(f"{where}: data.dataset must be one of {', '.join(DATASETS)}, got {d.dataset!r}")
+    if d.dataset != "digits" and d.path is None:
+        raise HyqError(f"{where}: data.dataset {d.dataset} needs data.path (its folder or file)")
+    if d.path is not None:
+        _check_type(f"{where}: data.path", d.path, (str,), "a path")
+    if d.dataset == "imagefolder" and d.size is None:
+        raise HyqError(f"{where}: data.dataset imagefolder needs data.size (image side in pixels)")
+    if d.size is not None:
+        _check_type(f"{where}: data.size", d.size, (int,), "an integer")
+        if d.size < 1:
+            raise HyqError(f"{where}: data.size must be >= 1, got {d.size}")
+
+
 def validate(cfg: FlowConfig, where: str = "flow") -> FlowConfig:
     """Check value ranges; raise HyqError naming the first bad key."""
     q, t, h, d = cfg.quant, cfg.train, cfg.hardware, cfg.data
@@ -179,6 +203,9 @@ def validate(cfg: FlowConfig, where: str = "flow") -> FlowConfig:
     if not t.lr > 0:
         raise HyqError(f"{where}: train.lr must be > 0, got {t.lr}")
     _validate_ptq(cfg.ptq, where)
+    _validate_data(d, where)
+    if cfg.model.checkpoint is not None:
+        _check_type(f"{where}: model.checkpoint", cfg.model.checkpoint, (str,), "a file path")
     _check_type(f"{where}: data.test_fraction", d.test_fraction, (int, float), "a number")
     if not 0 < d.test_fraction < 1:
         raise HyqError(f"{where}: data.test_fraction must be in (0, 1), got {d.test_fraction}")
@@ -222,6 +249,9 @@ def load(path: Path | str | None = None) -> FlowConfig:
     if isinstance(layers := sections["ptq"].layers, (list, str)):
         layers = [layers] if isinstance(layers, str) else layers
         sections["ptq"] = dataclasses.replace(sections["ptq"], layers=tuple(layers))
+    for sec, key in (("model", "checkpoint"), ("data", "path")):
+        if isinstance(rel := getattr(sections[sec], key), str) and not Path(rel).expanduser().is_absolute():
+            sections[sec] = dataclasses.replace(sections[sec], **{key: str(path.parent / Path(rel).expanduser())})
     if (folding := sections["hardware"].folding) is not None:
         _check_type(f"{path}: hardware.folding", folding, (str,), "the path of a folding file")
         if not folding:

@@ -81,10 +81,10 @@ def train_task(flow: dict[str, Any], folder: str, threads: int = 1) -> str:
     folder_p.mkdir(parents=True, exist_ok=True)
     with _logged(folder_p / "train.log", threads):
         from hyq.jobs import flow as hflow
-        from hyq.data import load as load_data
+        from hyq.data import from_config as load_data
 
         cfg = write_flow(flow, folder_p / "flow.yaml")
-        ds = load_data(cfg.data.dataset, cfg.data.test_fraction, cfg.data.seed)
+        ds = load_data(cfg.data)
         try:
             hflow.trained_model(cfg, ds)
         except OSError:   # another process finished the same cache entry first

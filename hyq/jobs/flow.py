@@ -14,11 +14,14 @@ from typing import Any
 import torch
 
 from hyq import cache, config, outdir
-from hyq.data import load as load_data
+from hyq.data import fingerprint as data_fingerprint
+from hyq.data import from_config as load_data
 from hyq.dataflow import BuildSpec, build
 from hyq.errors import HyqError
 from hyq.export import check, export, load_checked
-from hyq.models import build_model
+from hyq.models import build_model, load_checkpoint
+from hyq.models.checkpoint import fingerprint as checkpoint_fingerprint
+from hyq.models.checkpoint import model_options
 from hyq.nn.quant import BitSpec
 from hyq.progress import info, stage
 from hyq.quantize import accuracy, train
@@ -34,10 +37,17 @@ def _bits(q: config.QuantConfig) -> BitSpec:
 
 def _new_model(cfg: config.FlowConfig, ds) -> torch.nn.Module:
     torch.manual_seed(cfg.train.seed)
+    options = model_options(cfg.model.checkpoint, cfg.model.options)
     try:
-        return build_model(cfg.model.name, _bits(cfg.quant), ds.input_shape[0], ds.num_classes, **cfg.model.options)
+        return build_model(cfg.model.name, _bits(cfg.quant), ds.input_shape[0], ds.num_classes, **options)
     except ValueError as exc:
         raise HyqError(f"{cfg.source}: model: {exc}") from None
+
+
+def inputs_payload(cfg: config.FlowConfig) -> dict[str, Any]:
+    """What the user's files contribute to cache keys: checkpoint contents, data file list."""
+    ck = cfg.model.checkpoint
+    return {"checkpoint": checkpoint_fingerprint(ck) if ck else None, "data_files": data_fingerprint(cfg.data.path)}
 
 
 def trained_model(cfg: config.FlowConfig, ds) -> tuple[torch.nn.Module, float]:
@@ -46,16 +56,22 @@ def trained_model(cfg: config.FlowConfig, ds) -> tuple[torch.nn.Module, float]:
     Taken from the cache when nothing that determines it changed.
     """
     payload = {k: cfg.as_dict()[k] for k in ("model", "quant", "data", "train", "ptq")}
+    if cfg.model.checkpoint or cfg.data.path:
+        payload["inputs"] = inputs_payload(cfg)
     key = cache.key(payload, cache.module_files("hyq.models", "hyq.quantize", "hyq.data"))
 
     def make(folder: Path) -> None:
         model = _new_model(cfg, ds)
-        result = train(model, ds, cfg.train, cfg.ptq)
+        if cfg.model.checkpoint:
+            info(f"float weights from {cfg.model.checkpoint} ({load_checkpoint(model, cfg.model.checkpoint)['format']} "
+                 "layout): float training skipped")
+        result = train(model, ds, cfg.train, cfg.ptq, pretrained=bool(cfg.model.checkpoint))
         torch.save(model.state_dict(), folder / "model.pt")
         (folder / "meta.json").write_text(json.dumps({"flow": payload, **result.__dict__}, indent=1))
 
     hit = cache.has("train", key)
-    with stage("train (cached)" if hit else "train"):
+    what = "PTQ from checkpoint" if cfg.model.checkpoint else "train"
+    with stage(f"{what} (cached)" if hit else what):
         folder = cache.entry("train", key, make)
         model = _new_model(cfg, ds)
         model.load_state_dict(torch.load(folder / "model.pt", weights_only=True))
@@ -99,7 +115,7 @@ def _run_flow(cfg: config.FlowConfig, spec: BuildSpec, out: Path, allow_unmapped
     clear(out)
     info(f"flow '{cfg.name}' from {cfg.source} -> {out}")
     with stage(f"data ({cfg.data.dataset})"):
-        ds = load_data(cfg.data.dataset, cfg.data.test_fraction, cfg.data.seed)
+        ds = load_data(cfg.data)
     model, float_acc = trained_model(cfg, ds)
     with stage("evaluate"):
         acc = {"float": float_acc, "quantized": accuracy(model, ds.x_test, ds.y_test),

@@ -12,10 +12,14 @@ from torch import nn
 
 from hyq.nn.quant import BitSpec
 
+from hyq.models.checkpoint import load_checkpoint
 from hyq.models.cnn import MV2CNN
 from hyq.models.mobilevit import PRESETS, MobileViT, make
 
 _ZOO = {"mv2-cnn": MV2CNN, "mobilevit": MobileViT, **{name: make(name) for name in PRESETS}}
+
+
+__all__ = ["available", "build_model", "export_untrained", "load_checkpoint"]
 
 
 def available() -> list[str]:

@@ -4,7 +4,9 @@ stem 3x3 conv -> stages -> 1x1 conv to ``head`` channels -> global average pool 
 A stage is a list of MV2 blocks (``{"mv2": C, "stride": s, "repeats": r}``) or an MV2
 block followed by a MobileViT block (``{"vit": C, "stride": s, "dim": d, "depth": L,
 "ffn": F}``). Heads, patch size, expansion, normalisation, activation, softmax and
-bit-widths are model-wide options. The presets carry the published layer shapes of
+bit-widths are model-wide options; ``classifier_bias`` gives the final linear layer a bias
+(timm's MobileViT has one: with it, norm ``layer`` and act ``silu`` a preset has exactly
+timm's parameters, see :mod:`hyq.models.checkpoint`). The presets carry the published layer shapes of
 MobileViT-XXS/XS/S (expansion 2 for XXS, 4 otherwise; 4 heads; 2x2 patches; FFN = 2 x dim;
 head = min(960, 4 x last stage)), and ``hybrid-tiny`` is an FPGA-sized variant for 8x8 digits.
 """
@@ -60,7 +62,7 @@ class MobileViT(nn.Module):
     def __init__(self, in_channels: int = 3, num_classes: int = 1000, stem: int = 16, stem_stride: int = 2,
                  stages: Sequence[Mapping[str, int]] = (), expand: int = 2, head: int = 64, heads: int = 4,
                  patch: int = 2, norm: str = "batch", act: str = "relu", softmax: str = "linmax",
-                 bits: BitSpec | None = None):
+                 classifier_bias: bool = False, bits: BitSpec | None = None):
         super().__init__()
         bits = bits or BitSpec()
         if not stages:
@@ -86,7 +88,7 @@ class MobileViT(nn.Module):
         self.head = ConvBNAct("head", bits, cin, head, k=1, act=act)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.pool_q = ident("pool_q", bits, signed=act != "relu")
-        self.classifier = linear("classifier", bits, head, num_classes)
+        self.classifier = linear("classifier", bits, head, num_classes, bias=classifier_bias)
 
     def forward(self, x):
         x = self.head(self.blocks(self.stem(self.input_q(x))))

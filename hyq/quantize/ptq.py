@@ -142,17 +142,30 @@ def layer_widths(model: nn.Module) -> list[dict[str, Any]]:
 
 def _build(cfg: FlowConfig, ds: Dataset, bits: BitSpec) -> nn.Module:
     from hyq.models import build_model
+    from hyq.models.checkpoint import model_options
 
     torch.manual_seed(cfg.train.seed)
+    options = model_options(cfg.model.checkpoint, cfg.model.options)
     try:
-        return build_model(cfg.model.name, bits, ds.input_shape[0], ds.num_classes, **cfg.model.options)
+        return build_model(cfg.model.name, bits, ds.input_shape[0], ds.num_classes, **options)
     except ValueError as exc:
         raise HyqError(f"{cfg.source}: model: {exc}") from None
 
 
 def float_state(cfg: FlowConfig, ds: Dataset) -> tuple[dict[str, torch.Tensor], float]:
-    """(state dict after float training, float test accuracy), trained once per model/data/training."""
+    """(state dict after float training, float test accuracy), trained once per model/data/training.
+
+    With ``model.checkpoint`` the float weights are the checkpoint's (no training).
+    """
     t = cfg.train
+    if cfg.model.checkpoint:
+        from hyq.models import load_checkpoint
+
+        model = _build(cfg, ds, BitSpec())
+        load_checkpoint(model, cfg.model.checkpoint)
+        acc = accuracy(model, ds.x_test, ds.y_test, quantized=False)
+        info(f"float weights from {cfg.model.checkpoint}: float accuracy {acc:.4f} (float training skipped)")
+        return model.state_dict(), acc
     payload = {"model": dataclasses.asdict(cfg.model), "data": dataclasses.asdict(cfg.data),
                "train": {"epochs": t.epochs, "lr": t.lr, "batch_size": t.batch_size, "seed": t.seed}}
     files = cache.module_files("hyq.models", "hyq.data", "hyq.quantize.train")
@@ -245,7 +258,7 @@ def quantize_to_dir(config_path: Path | None, out: Path, method: str | None = No
                     budget_bits: int | None = None, widths: str = "8,6,4") -> dict[str, Any]:
     """``hyq quantize``: quantize the flow's model, print the accuracies, write model.pt and quantize.json."""
     from hyq import config
-    from hyq.data import load as load_data
+    from hyq.data import from_config as load_data
 
     if qat_epochs is not None and qat_epochs < 0:
         raise HyqError(f"--qat-epochs must be >= 0, got {qat_epochs}")
@@ -253,7 +266,7 @@ def quantize_to_dir(config_path: Path | None, out: Path, method: str | None = No
         if v is not None and not 2 <= v <= 16:
             raise HyqError(f"{flag} must be in [2, 16], got {v}")
     cfg = config.load(config_path)
-    ds = load_data(cfg.data.dataset, cfg.data.test_fraction, cfg.data.seed)
+    ds = load_data(cfg.data)
     mixed = None
     if budget_bits is not None:
         from hyq.quantize.mixed import mixed_precision

@@ -7,6 +7,7 @@ ranges are calibrated and the quantized network is fine-tuned (QAT).
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -16,6 +17,22 @@ from torch import nn
 from hyq.config import PtqConfig, TrainConfig
 from hyq.data import Dataset
 from hyq.progress import info
+
+
+@contextmanager
+def deterministic():
+    """One thread and torch's deterministic algorithms: the same flow file gives the same
+    weights on any machine. Multi-threaded CPU reductions (conv weight gradients, sums)
+    split work by thread count, so their float rounding - and after 30 epochs the
+    trained weights and accuracy - depended on the machine's cores."""
+    n, det = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
+        torch.use_deterministic_algorithms(det)
 
 
 def float_mode(model: nn.Module, training: bool):
@@ -75,15 +92,20 @@ class TrainResult:
     quant_accuracy: float
 
 
-def train(model: nn.Module, ds: Dataset, cfg: TrainConfig, ptq: PtqConfig | None = None) -> TrainResult:
+@deterministic()
+def train(model: nn.Module, ds: Dataset, cfg: TrainConfig, ptq: PtqConfig | None = None,
+          pretrained: bool = False) -> TrainResult:
     """Float training -> calibration (PTQ when ``ptq`` asks for more) -> QAT; test accuracies of both phases.
 
     With ``ptq`` naming a scaling method or bias correction, calibration becomes
     :func:`hyq.quantize.ptq.post_training_quantize` (scaling, calibration, bias correction).
+    ``pretrained``: the float weights are given (a checkpoint): float training is skipped.
+    Runs :func:`deterministic`-ally.
     """
     torch.manual_seed(cfg.seed)
-    with float_mode(model, training=True):
-        run_epochs(model, ds, cfg.epochs, cfg.lr, cfg.batch_size, cfg.seed, "float")
+    if not pretrained:
+        with float_mode(model, training=True):
+            run_epochs(model, ds, cfg.epochs, cfg.lr, cfg.batch_size, cfg.seed, "float")
     acc_float = accuracy(model, ds.x_test, ds.y_test, quantized=False)
     info(f"float accuracy {acc_float:.4f}")
     if ptq is not None and (ptq.method != "none" or ptq.bias_correction):

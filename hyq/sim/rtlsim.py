@@ -485,10 +485,10 @@ def network_inputs(build_dir: Path, report: dict, inputs: np.ndarray | None, cou
         return checked_inputs(inputs, model)
     flow = report.get("flow_config")
     if flow:
-        from hyq.data import load as load_data
+        from hyq.data import from_config as load_data
 
         d = flow["data"]
-        x = np.asarray(load_data(d["dataset"], d["test_fraction"], d["seed"]).x_test[:count], dtype=np.float32)
+        x = np.asarray(load_data(d).x_test[:count], dtype=np.float32)
         # hyq.export makes the input raw UINT8 pixels with a scalar Mul by the input scale first
         scale = None
         if str(model.get_tensor_datatype(name)) == "UINT8":
