@@ -20,7 +20,7 @@ from pathlib import Path
 
 from qonnx.core.modelwrapper import ModelWrapper
 
-from hyq.dataflow import fast_cleanup, finn_env
+from hyq.dataflow import fast_cleanup, finn_env, parts
 from hyq.dataflow.steps import step_hyq_convert_softmax, step_hyq_rtl_layers, step_hyq_streamline
 from hyq.errors import HyqError
 from hyq.progress import info
@@ -63,6 +63,7 @@ class BuildSpec:
     def __post_init__(self) -> None:
         if not _PART.match(self.part):
             raise HyqError(f"unknown FPGA part '{self.part}'; give a full AMD part name such as xc7z020clg400-1")
+        parts.capacity(self.part)  # a part neither hyq's table nor finn-plus knows is an error
         if self.steps not in STEPS:
             raise HyqError(f"unknown step list '{self.steps}'; use one of {', '.join(STEPS)}")
         if not self.clock_ns > 0:

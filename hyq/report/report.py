@@ -15,6 +15,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 
 from hyq import __version__
 from hyq.dataflow import BuildResult, BuildSpec
+from hyq.dataflow import parts
 from hyq.dataflow.finn_env import vivado_available
 from hyq.report.storage import static_storage
 
@@ -88,8 +89,28 @@ def assemble(result: BuildResult, spec: BuildSpec, model_name: str, qonnx_path: 
         "build_dir": str(result.out_dir),
         "build_seconds": result.seconds,
     }
+    report.update(part_fit(spec.part, total))
     report.update(extra or {})
     return report
+
+
+def part_fit(part: str, total: dict[str, float]) -> dict[str, Any]:
+    """``part_resources``, ``utilisation`` (fraction per resource) and ``fits`` of a build's totals.
+
+    A resource the part lacks (URAM on most Zynq parts) but the design uses does not fit.
+    Unknown capacities (a part finn-plus names without a resource model) give None.
+    """
+    cap = parts.capacity(part)
+    if cap is None:
+        return {"part_resources": None, "utilisation": None, "fits": None}
+    util = parts.utilisation(total, cap)
+    return {"part_resources": cap, "utilisation": util, "fits": all(u <= 1.0 for u in util.values())}
+
+
+def _util(rep: dict[str, Any], k: str) -> str:
+    u = (rep.get("utilisation") or {}).get(k)
+    cap = (rep.get("part_resources") or {}).get(k)
+    return "n/a" if u is None else f"{u:.1%} of {cap:,}"
 
 
 def _fmt(v: float) -> str:
@@ -107,11 +128,13 @@ def to_markdown(rep: dict[str, Any]) -> str:
         f"- vendor tools: {'yes' if rep['vendor_tools'] else 'no'}" + (f". {rep['note']}" if rep.get("note") else ""),
         f"- steps: {', '.join(rep['flow'])}",
         "",
-        "| metric | value |",
-        "|---|---|",
+        "| metric | value | of the part |",
+        "|---|---|---|",
     ]
     for k in RESOURCES:
-        lines.append(f"| {k} | {_fmt(rep['total'][k])} |")
+        lines.append(f"| {k} | {_fmt(rep['total'][k])} | {_util(rep, k)} |")
+    fits = rep.get("fits")
+    lines.append(f"| fits the part | {'n/a' if fits is None else ('yes' if fits else 'NO')} | |")
     lines += [
         f"| throughput (fps) | {_fmt(rep['throughput_fps'] or 0)} |",
         f"| latency (us) | {(rep['latency_ns'] or 0) / 1000:,.1f} |",
@@ -146,6 +169,8 @@ def summary(rep: dict[str, Any]) -> str:
         ("model", rep["model"]),
         ("part / clock", f"{rep['part']} / {rep['clock_ns']} ns"),
         ("LUT / BRAM_18K / URAM / DSP", " / ".join(_fmt(t[k]) for k in RESOURCES)),
+        ("of the part", " / ".join(_util(rep, k) for k in RESOURCES)
+         + {True: " (fits)", False: " (does NOT fit)", None: ""}[rep.get("fits")]),
         ("throughput", f"{rep['throughput_fps'] or 0:,.0f} fps"),
         ("latency", f"{(rep['latency_ns'] or 0) / 1000:,.1f} us"),
         ("static storage", f"{s['bytes']:,.0f} B (weights {s['weight_bits'] / 8:,.0f} B, "
