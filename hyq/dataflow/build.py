@@ -21,7 +21,12 @@ from pathlib import Path
 from qonnx.core.modelwrapper import ModelWrapper
 
 from hyq.dataflow import fast_cleanup, finn_env, parts
-from hyq.dataflow.steps import step_hyq_convert_softmax, step_hyq_rtl_layers, step_hyq_streamline
+from hyq.dataflow.steps import (
+    step_hyq_convert_softmax,
+    step_hyq_folding,
+    step_hyq_rtl_layers,
+    step_hyq_streamline,
+)
 from hyq.errors import HyqError
 from hyq.progress import info
 
@@ -40,6 +45,7 @@ STEPS: dict[str, list] = {
         "step_apply_folding_config",
         "step_transpose_decomposition",  # Shuffle -> Inner/OuterShuffle layers (no-op without)
         step_hyq_rtl_layers,  # HLS-only layers (non-Versal) -> hyq's RTL layers
+        step_hyq_folding,  # hyq's own layers folded for target_fps too
         "step_minimize_bit_width",
         "step_generate_estimate_reports",
     ],

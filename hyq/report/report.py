@@ -83,7 +83,7 @@ def assemble(result: BuildResult, spec: BuildSpec, model_name: str, qonnx_path: 
         "latency_ns": perf.get("estimated_latency_ns"),
         "critical_path_cycles": perf.get("critical_path_cycles"),
         "max_cycles": perf.get("max_cycles"),
-        "bottleneck": perf.get("max_cycles_node_name"),
+        "bottleneck": bottleneck(hw, layers, spec.target_fps, spec.clock_ns),
         "unmapped_nodes": unmapped,
         "host_nodes": host,
         "build_dir": str(result.out_dir),
@@ -92,6 +92,40 @@ def assemble(result: BuildResult, spec: BuildSpec, model_name: str, qonnx_path: 
     report.update(part_fit(spec.part, total))
     report.update(extra or {})
     return report
+
+
+def _max_parallel(inst, attr: str) -> int:
+    """The largest value of a folding attribute: MW/MH of matrix layers, else the channel count."""
+    named = {"SIMD": ("MW", "IFMChannels"), "PE": ("MH", "Channels", "NumChannels")}[attr]
+    for a in named:
+        if a in inst.get_nodeattr_types():
+            return int(inst.get_nodeattr(a))
+    shape = inst.get_normal_input_shape() if attr == "SIMD" else inst.get_normal_output_shape()
+    return int(shape[-1])
+
+
+def bottleneck(hw: ModelWrapper, layers: list[dict], target_fps: int | None, clock_ns: float) -> dict | None:
+    """The layer with the most cycles per frame: its name, cycles, folding and why it limits."""
+    if not layers:
+        return None
+    from qonnx.custom_op.registry import getCustomOp
+
+    worst = max(layers, key=lambda x: x["cycles"])
+    inst = getCustomOp(hw.get_node_from_name(worst["name"]))
+    fold = {a: int(inst.get_nodeattr(a)) for a in ("PE", "SIMD") if a in inst.get_nodeattr_types()}
+    maxed = bool(fold) and all(v >= _max_parallel(inst, a) for a, v in fold.items())
+    cyc = worst["cycles"]
+    fps = 1e9 / clock_ns / cyc if cyc else None
+    at = ", ".join(f"{a} {v}" for a, v in fold.items()) or "no folding attribute"
+    why = f"{cyc:,} cycles per frame ({fps:,.0f} fps at {clock_ns} ns) with {at}" if fps else "no cycles"
+    if target_fps:
+        budget = int(1e9 / clock_ns / target_fps)
+        why += (f", within the {budget:,} cycles of {target_fps:,} fps" if cyc <= budget
+                else f", over the {budget:,} cycles of {target_fps:,} fps")
+    if maxed:
+        why += "; already at its maximum parallelism"
+    return {"layer": worst["name"], "op_type": worst["op_type"], "cycles": cyc, "folding": fold,
+            "max_parallelism": maxed, "why": why}
 
 
 def part_fit(part: str, total: dict[str, float]) -> dict[str, Any]:
@@ -153,6 +187,9 @@ def to_markdown(rep: dict[str, Any]) -> str:
         lines.append(f"| Brevitas == QONNX | {'yes' if e['passed'] else 'NO'} "
                      f"({e.get('samples_differing', 0)} of {e['samples']} samples differ beyond float rounding, "
                      f"max abs diff {e['max_abs_diff']:.2e}) |")
+    if rep.get("bottleneck"):
+        lines.append(f"| bottleneck | `{rep['bottleneck']['layer']}` ({rep['bottleneck']['op_type']}): "
+                     f"{rep['bottleneck']['why']} |")
     lines.append(f"| unmapped nodes | {', '.join(rep['unmapped_nodes']) or 'none'} |")
     lines.append(f"| host layout nodes | {', '.join(rep['host_nodes']) or 'none'} |")
     lines += ["", "| layer | op | LUT | BRAM_18K | URAM | DSP | cycles |", "|---|---|---|---|---|---|---|"]
@@ -185,6 +222,8 @@ def summary(rep: dict[str, Any]) -> str:
         e = rep["export_check"]
         rows.append(("Brevitas == QONNX", ("yes" if e["passed"] else "NO")
                      + f" ({e.get('samples_differing', 0)}/{e['samples']} samples differ beyond float rounding)"))
+    if rep.get("bottleneck"):
+        rows.append(("bottleneck", f"{rep['bottleneck']['layer']}: {rep['bottleneck']['why']}"))
     rows.append(("unmapped nodes", ", ".join(rep["unmapped_nodes"]) or "none"))
     rows.append(("vendor tools", "yes" if rep["vendor_tools"] else "no (FINN estimates only)"))
     w = max(len(k) for k, _ in rows)
