@@ -10,5 +10,5 @@ from setuptools import find_packages, setup
 setup(
     packages=[*find_packages(include=["hyq", "hyq.*"]), "hyq.hw", "hyq.flows"],
     package_dir={"hyq.hw": "hw", "hyq.flows": "flows"},
-    package_data={"hyq": ["costs/*.json"], "hyq.hw": ["*.md", "*/*"], "hyq.flows": ["*.yaml", "*/*.yaml"]},
+    package_data={"hyq": ["costs/*.json", "dataflow/*.json"], "hyq.hw": ["*.md", "*/*"], "hyq.flows": ["*.yaml", "*/*.yaml"]},
 )

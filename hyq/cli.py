@@ -36,6 +36,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
         folding=args.folding,
         clock_ns=args.clock_ns,
         allow_unmapped=args.allow_unmapped,
+        fit=args.fit,
     )
     return 0
 
@@ -245,6 +246,9 @@ def _parser() -> argparse.ArgumentParser:
     fold.add_argument("--target-fps", type=int, default=None,
                       help="let FINN choose folding for this throughput")
     fold.add_argument("--folding", type=Path, default=None, help="folding config JSON")
+    fold.add_argument("--fit", type=float, nargs="?", const=0.8, default=None, metavar="FRACTION",
+                      help="choose the fastest folding within FRACTION of the part's LUT/BRAM/URAM/DSP "
+                           "(default 0.8); writes folding.json next to the report")
     b.add_argument("--clock-ns", type=float, default=10.0, help="clock period (default 10 ns)")
     b.add_argument("--out", type=Path, required=True, help="output folder")
     _add_allow_unmapped(b)

@@ -94,6 +94,8 @@ class HardwareConfig:
     steps: str = "estimate"
     # standalone thresholds let MVAUs specialise to RTL (simulable without HLS tools)
     standalone_thresholds: bool = True
+    # fraction of the part to fill: choose the fastest folding within it (hyq.dataflow.fit)
+    fit: float | None = None
 
 
 @dataclass(frozen=True)
@@ -221,6 +223,10 @@ def validate(cfg: FlowConfig, where: str = "flow") -> FlowConfig:
         _check_type(f"{where}: hardware.target_fps", h.target_fps, (int,), "an integer")
         if h.target_fps <= 0:
             raise HyqError(f"{where}: hardware.target_fps must be > 0, got {h.target_fps}")
+    if h.fit is not None:
+        _check_type(f"{where}: hardware.fit", h.fit, (int, float), "a fraction of the part")
+        if not 0 < h.fit <= 1:
+            raise HyqError(f"{where}: hardware.fit must be in (0, 1], got {h.fit}")
     if h.steps not in STEP_SETS:
         raise HyqError(f"{where}: hardware.steps must be one of {', '.join(STEP_SETS)}, got {h.steps!r}")
     return cfg

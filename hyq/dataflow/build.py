@@ -20,9 +20,9 @@ from pathlib import Path
 
 from qonnx.core.modelwrapper import ModelWrapper
 
-from hyq.dataflow import finn_env, folding_check
-from hyq.dataflow.steps import (step_hyq_convert_softmax, step_hyq_convert_tables, step_hyq_rtl_layers,
-                                step_hyq_streamline)
+from hyq.dataflow import finn_env, folding_check, parts
+from hyq.dataflow.steps import (step_hyq_convert_softmax, step_hyq_convert_tables, step_hyq_folding,
+                                step_hyq_rtl_layers, step_hyq_streamline)
 from hyq.export import fast_cleanup
 from hyq.errors import HyqError
 from hyq.progress import info
@@ -43,6 +43,7 @@ STEPS: dict[str, list] = {
         "step_apply_folding_config",
         "step_transpose_decomposition",  # Shuffle -> Inner/OuterShuffle layers (no-op without)
         step_hyq_rtl_layers,  # HLS-only layers (non-Versal) -> hyq's RTL layers
+        step_hyq_folding,  # hyq's own layers folded for target_fps too
         "step_minimize_bit_width",
         "step_generate_estimate_reports",
     ],
@@ -66,6 +67,7 @@ class BuildSpec:
     def __post_init__(self) -> None:
         if not _PART.match(self.part):
             raise HyqError(f"unknown FPGA part '{self.part}'; give a full AMD part name such as xc7z020clg400-1")
+        parts.capacity(self.part)  # a part neither hyq's table nor finn-plus knows is an error
         if self.steps not in STEPS:
             raise HyqError(f"unknown step list '{self.steps}'; use one of {', '.join(STEPS)}")
         if not self.clock_ns > 0:

@@ -103,3 +103,24 @@ def step_hyq_rtl_layers(model: ModelWrapper, cfg) -> ModelWrapper:
     from hyq.dataflow.transforms import UseHyqRTL
 
     return model.transform(UseHyqRTL(cfg.fpga_part))
+
+
+def step_hyq_folding(model: ModelWrapper, cfg) -> ModelWrapper:
+    """Fold hyq's own HW layers for ``cfg.target_fps`` as FINN's step_target_fps_parallelization
+    folds its own (:class:`hyq.dataflow.transforms.FoldHyqLayers`); a no-op with a folding file.
+
+    Runs after step_hyq_rtl_layers, so it sees the final layer of every node. With a folding
+    file, the file is applied again here: its entries for nodes that exist only after the
+    swap (a file written by ``--fit`` from the final graph) take effect.
+    """
+    finn_steps()
+    from finn.transformation.general import ApplyConfig
+
+    from hyq.dataflow.transforms import FoldHyqLayers
+
+    if cfg.folding_config_file is not None:
+        return model.transform(ApplyConfig(cfg.folding_config_file))
+    target = cfg._resolve_cycles_per_frame() if cfg.folding_config_file is None else None
+    if target is None:
+        return model
+    return model.transform(FoldHyqLayers(target, cfg.fpga_part))

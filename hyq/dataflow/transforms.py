@@ -115,3 +115,56 @@ class UseHyqRTL(Transformation):
             node.attribute.extend(keep)
             changed = True
         return model, changed
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+class FoldHyqLayers(Transformation):
+    """Raise PE (or SIMD) of hyq's own HW layers until each meets ``target_cycles`` per frame.
+
+    FINN's ``SetFolding`` knows only FINN's op types: hyq's softmax, shuffles, pooling,
+    element-wise and stream layers (and the RTL stand-ins swapped in after it) keep PE 1.
+    A value is taken only where it divides the channel count of every input and the
+    stand-in's own constraint (its registry ``possible``) still holds; a layer that cannot
+    reach the target keeps its largest valid value. hyq's MVAU/VVAU stand-ins inherit
+    FINN's folding of the layer they replace and are left alone.
+    """
+
+    #: generic families FINN's SetFolding folds itself (the stand-ins inherit it)
+    FOLDED_BY_FINN = ("MVAU", "VVAU")
+
+    def __init__(self, target_cycles: int, part: str):
+        super().__init__()
+        self.target_cycles = int(target_cycles)
+        self.part = part
+
+    def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
+        from hyq.dataflow.ops.registry import REPLACEMENTS, RTL_DOMAIN, family
+
+        possible = {r.rtl.__name__: r.possible for r in REPLACEMENTS.values()}
+        for node in model.graph.node:
+            if node.domain != RTL_DOMAIN or not node.op_type.startswith("Hyq") \
+                    or family(node.op_type) in self.FOLDED_BY_FINN:
+                continue
+            inst = getCustomOp(node)
+            attrs = inst.get_nodeattr_types()
+            attr = "PE" if "PE" in attrs else "SIMD" if "SIMD" in attrs else None
+            if attr is None or inst.get_exp_cycles() <= self.target_cycles:
+                continue
+            channels = [int(inst.get_normal_input_shape(i)[-1]) for i in range(len(node.input))
+                        if model.get_initializer(node.input[i]) is None]
+            best = inst.get_nodeattr(attr)
+            for v in _divisors(min(channels)):
+                if v <= best or any(c % v for c in channels):
+                    continue
+                inst.set_nodeattr(attr, v)
+                ok = possible.get(node.op_type) is None or possible[node.op_type](inst, self.part)
+                if not ok:
+                    continue
+                best = v
+                if inst.get_exp_cycles() <= self.target_cycles:
+                    break
+            inst.set_nodeattr(attr, best)
+        return model, False

@@ -130,9 +130,9 @@ def _run_flow(cfg: config.FlowConfig, spec: BuildSpec, out: Path, allow_unmapped
         info(f"warning: QONNX execution differs from Brevitas on {chk.samples_differing}/{chk.samples} samples "
              f"(max abs diff {chk.max_abs_diff:.3g}); see export_check in the report")
     with stage(f"FINN build ({spec.steps}, {spec.part})"):
-        result = build(onnx_path, spec, out / "finn")
+        result, spec, extra = _fit_or_build(onnx_path, spec, out, cfg.hardware.fit)
     rep = assemble(result, spec, cfg.model.name, onnx_path,
-                   {"accuracy": acc, "export_check": chk.as_dict(), "flow_config": cfg.as_dict()})
+                   {"accuracy": acc, "export_check": chk.as_dict(), "flow_config": cfg.as_dict(), **extra})
     return _finish(rep, out, onnx_path, allow_unmapped)
 
 
@@ -144,29 +144,45 @@ def _input_scale(model: torch.nn.Module) -> float | None:
     return float(q.act_quant.scale())
 
 
+def _fit_or_build(src: Path, spec: BuildSpec, out: Path, fit: float | None):
+    """(build result, the spec it reports, extra report keys): a plain build, or ``--fit``."""
+    if fit is None:
+        return build(src, spec, out / "finn"), spec, {}
+    import dataclasses
+
+    from hyq.dataflow.fit import fit as fit_part
+
+    result, record = fit_part(src, spec, out / "finn", fit)
+    info(f"fit: {record['throughput_fps']:,.0f} fps, binding {record['binding_resource']} "
+         f"{record['binding_utilisation']:.1%} (limit {fit:.0%}); folding file {record['folding_file']}")
+    return result, dataclasses.replace(spec, target_fps=record["target_fps"]), {"fit": record}
+
+
 def build_onnx(model_path: Path, part: str, out_dir: Path, target_fps: int | None = None,
                folding: Path | None = None, clock_ns: float = 10.0, steps: str = "estimate",
-               allow_unmapped: bool = False) -> dict[str, Any]:
+               allow_unmapped: bool = False, fit: float | None = None) -> dict[str, Any]:
     """FINN estimate build of any QONNX model; writes report.json / report.md to ``out_dir``.
 
     Every input is checked before FINN starts; unmapped nodes are an error unless ``allow_unmapped``.
+    With ``fit`` (a fraction), the folding is searched to fill that fraction of the part.
     """
     model_path = Path(model_path)
     load_checked(model_path)  # one clear error for a missing or corrupt file, before anything else
     spec = BuildSpec(part=part, clock_ns=clock_ns, target_fps=target_fps,
                      folding=str(folding) if folding else None, steps=steps)
     with outdir.claim(Path(out_dir)) as out:
-        return _build_onnx(model_path, spec, out, allow_unmapped)
+        return _build_onnx(model_path, spec, out, allow_unmapped, fit)
 
 
-def _build_onnx(model_path: Path, spec: BuildSpec, out: Path, allow_unmapped: bool) -> dict[str, Any]:
+def _build_onnx(model_path: Path, spec: BuildSpec, out: Path, allow_unmapped: bool,
+                fit: float | None) -> dict[str, Any]:
     clear(out)
     src = out / "model.onnx"
     if model_path.resolve() != src.resolve():
         shutil.copyfile(model_path, src)
-    with stage(f"FINN build ({spec.steps}, {spec.part})"):
-        result = build(src, spec, out / "finn")
-    rep = assemble(result, spec, model_path.name, src)
+    with stage(f"FINN build ({spec.steps}, {spec.part})" + (f", fit {fit:.0%}" if fit else "")):
+        result, spec, extra = _fit_or_build(src, spec, out, fit)
+    rep = assemble(result, spec, model_path.name, src, extra)
     if not rep["layers"]:
         raise HyqError(f"{model_path}: no node became a FINN hardware layer; is the model quantized (QONNX Quant nodes)?")
     return _finish(rep, out, src, allow_unmapped)

@@ -15,6 +15,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 
 from hyq import __version__
 from hyq.dataflow import BuildResult, BuildSpec
+from hyq.dataflow import parts
 from hyq.dataflow.finn_env import vivado_available
 from hyq.errors import HyqError
 from hyq.report.storage import static_storage
@@ -104,7 +105,7 @@ def assemble(result: BuildResult, spec: BuildSpec, model_name: str, qonnx_path: 
         "latency_ns": perf.get("estimated_latency_ns"),
         "critical_path_cycles": perf.get("critical_path_cycles"),
         "max_cycles": perf.get("max_cycles"),
-        "bottleneck": perf.get("max_cycles_node_name"),
+        "bottleneck": bottleneck(hw, layers, spec.target_fps, spec.clock_ns),
         "complete": not unmapped,
         "unmapped_nodes": unmapped,
         "unmapped_op_types": _outside_ops(parent, unmapped),
@@ -112,8 +113,62 @@ def assemble(result: BuildResult, spec: BuildSpec, model_name: str, qonnx_path: 
         "build_dir": str(result.out_dir),
         "build_seconds": result.seconds,
     }
+    report.update(part_fit(spec.part, total))
     report.update(extra or {})
     return report
+
+
+def _max_parallel(inst, attr: str) -> int:
+    """The largest value of a folding attribute: MW/MH of matrix layers, else the channel count."""
+    named = {"SIMD": ("MW", "IFMChannels"), "PE": ("MH", "Channels", "NumChannels")}[attr]
+    for a in named:
+        if a in inst.get_nodeattr_types():
+            return int(inst.get_nodeattr(a))
+    shape = inst.get_normal_input_shape() if attr == "SIMD" else inst.get_normal_output_shape()
+    return int(shape[-1])
+
+
+def bottleneck(hw: ModelWrapper, layers: list[dict], target_fps: int | None, clock_ns: float) -> dict | None:
+    """The layer with the most cycles per frame: its name, cycles, folding and why it limits."""
+    if not layers:
+        return None
+    from qonnx.custom_op.registry import getCustomOp
+
+    worst = max(layers, key=lambda x: x["cycles"])
+    inst = getCustomOp(hw.get_node_from_name(worst["name"]))
+    fold = {a: int(inst.get_nodeattr(a)) for a in ("PE", "SIMD") if a in inst.get_nodeattr_types()}
+    maxed = bool(fold) and all(v >= _max_parallel(inst, a) for a, v in fold.items())
+    cyc = worst["cycles"]
+    fps = 1e9 / clock_ns / cyc if cyc else None
+    at = ", ".join(f"{a} {v}" for a, v in fold.items()) or "no folding attribute"
+    why = f"{cyc:,} cycles per frame ({fps:,.0f} fps at {clock_ns} ns) with {at}" if fps else "no cycles"
+    if target_fps:
+        budget = int(1e9 / clock_ns / target_fps)
+        why += (f", within the {budget:,} cycles of {target_fps:,} fps" if cyc <= budget
+                else f", over the {budget:,} cycles of {target_fps:,} fps")
+    if maxed:
+        why += "; already at its maximum parallelism"
+    return {"layer": worst["name"], "op_type": worst["op_type"], "cycles": cyc, "folding": fold,
+            "max_parallelism": maxed, "why": why}
+
+
+def part_fit(part: str, total: dict[str, float]) -> dict[str, Any]:
+    """``part_resources``, ``utilisation`` (fraction per resource) and ``fits`` of a build's totals.
+
+    A resource the part lacks (URAM on most Zynq parts) but the design uses does not fit.
+    Unknown capacities (a part finn-plus names without a resource model) give None.
+    """
+    cap = parts.capacity(part)
+    if cap is None:
+        return {"part_resources": None, "utilisation": None, "fits": None}
+    util = parts.utilisation(total, cap)
+    return {"part_resources": cap, "utilisation": util, "fits": all(u <= 1.0 for u in util.values())}
+
+
+def _util(rep: dict[str, Any], k: str) -> str:
+    u = (rep.get("utilisation") or {}).get(k)
+    cap = (rep.get("part_resources") or {}).get(k)
+    return "n/a" if u is None else f"{u:.1%} of {cap:,}"
 
 
 def _fmt(v: float) -> str:
@@ -134,11 +189,13 @@ def to_markdown(rep: dict[str, Any]) -> str:
         f"- vendor tools: {'yes' if rep['vendor_tools'] else 'no'}" + (f". {rep['note']}" if rep.get("note") else ""),
         f"- steps: {', '.join(rep['flow'])}",
         "",
-        "| metric | value |",
-        "|---|---|",
+        "| metric | value | of the part |",
+        "|---|---|---|",
     ]
     for k in RESOURCES:
-        lines.append(f"| {k} | {_fmt(rep['total'][k])} |")
+        lines.append(f"| {k} | {_fmt(rep['total'][k])} | {_util(rep, k)} |")
+    fits = rep.get("fits")
+    lines.append(f"| fits the part | {'n/a' if fits is None else ('yes' if fits else 'NO')} | |")
     lines += [
         f"| throughput (fps) | {_fmt(rep['throughput_fps'] or 0)} |",
         f"| latency (us) | {(rep['latency_ns'] or 0) / 1000:,.1f} |",
@@ -157,6 +214,9 @@ def to_markdown(rep: dict[str, Any]) -> str:
         lines.append(f"| Brevitas == QONNX | {'yes' if e['passed'] else 'NO'} "
                      f"({e.get('samples_differing', 0)} of {e['samples']} samples differ beyond float rounding, "
                      f"max abs diff {e['max_abs_diff']:.2e}) |")
+    if rep.get("bottleneck"):
+        lines.append(f"| bottleneck | `{rep['bottleneck']['layer']}` ({rep['bottleneck']['op_type']}): "
+                     f"{rep['bottleneck']['why']} |")
     lines.append(f"| unmapped nodes | {', '.join(rep['unmapped_nodes']) or 'none'} |")
     lines.append(f"| host layout nodes | {', '.join(rep['host_nodes']) or 'none'} |")
     lines += ["", "| layer | op | LUT | BRAM_18K | URAM | DSP | cycles |", "|---|---|---|---|---|---|---|"]
@@ -173,6 +233,8 @@ def summary(rep: dict[str, Any]) -> str:
         ("model", rep["model"]),
         ("part / clock", f"{rep['part']} / {rep['clock_ns']} ns"),
         ("LUT / BRAM_18K / URAM / DSP", " / ".join(_fmt(t[k]) for k in RESOURCES)),
+        ("of the part", " / ".join(_util(rep, k) for k in RESOURCES)
+         + {True: " (fits)", False: " (does NOT fit)", None: ""}[rep.get("fits")]),
         ("throughput", f"{rep['throughput_fps'] or 0:,.0f} fps"),
         ("latency", f"{(rep['latency_ns'] or 0) / 1000:,.1f} us"),
         ("static storage", f"{s['bytes']:,.0f} B (weights {s['weight_bits'] / 8:,.0f} B, "
@@ -187,6 +249,8 @@ def summary(rep: dict[str, Any]) -> str:
         e = rep["export_check"]
         rows.append(("Brevitas == QONNX", ("yes" if e["passed"] else "NO")
                      + f" ({e.get('samples_differing', 0)}/{e['samples']} samples differ beyond float rounding)"))
+    if rep.get("bottleneck"):
+        rows.append(("bottleneck", f"{rep['bottleneck']['layer']}: {rep['bottleneck']['why']}"))
     rows.append(("unmapped nodes", ", ".join(rep["unmapped_nodes"]) or "none"))
     rows.append(("vendor tools", "yes" if rep["vendor_tools"] else "no (FINN estimates only)"))
     w = max(len(k) for k, _ in rows)

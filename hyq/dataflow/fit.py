@@ -1,0 +1,114 @@
+"""Fit to a part: the folding with the highest estimated throughput whose LUT, BRAM_18K,
+URAM and DSP stay within a fraction of the part.
+
+The steps before folding are shared: the build runs once, then each candidate target fps
+resumes from its saved model before ``step_target_fps_parallelization`` and runs only the
+folding and estimate steps. Target fps is searched by bisection (geometric) over the estimate.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+from qonnx.core.modelwrapper import ModelWrapper
+
+from hyq.dataflow.build import STEPS, BuildResult, _finn_cfg, _resolve, _step_name, build
+from hyq.dataflow import parts
+from hyq.errors import HyqError
+from hyq.progress import info
+
+#: resources a fit must keep within the fraction (URAM only counts where it is used)
+FIT_RESOURCES = ("LUT", "BRAM_18K", "URAM", "DSP")
+#: folding attributes written to the folding file
+FOLD_ATTRS = ["PE", "SIMD", "parallel_window", "ram_style", "resType", "mem_mode"]
+FIRST_FOLD_STEP = "step_target_fps_parallelization"
+BISECTIONS = 8
+
+
+def _estimate(prefix: Path, spec, out: Path) -> dict:
+    """Totals, fps and the final model of one candidate folding."""
+    steps = STEPS[spec.steps]
+    names = [_step_name(s) for s in steps]
+    start = names.index(FIRST_FOLD_STEP)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg = _finn_cfg(spec, out)
+    model = ModelWrapper(str(prefix))
+    with open(out / "build.log", "a") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        for step in steps[start:]:
+            model = _resolve(step)(model, cfg)
+    final = out / "final.onnx"
+    model.save(str(final))
+    rep = out / "report"
+    res = json.loads((rep / "estimate_layer_resources.json").read_text())["total"]
+    perf = json.loads((rep / "estimate_network_performance.json").read_text())
+    return {"total": {k: float(res.get(k, 0)) for k in FIT_RESOURCES}, "fps": float(perf["estimated_throughput_fps"]),
+            "model": final, "dir": out}
+
+
+def _within(total: dict, cap: dict, fraction: float) -> tuple[bool, str, dict]:
+    util = parts.utilisation(total, cap)
+    return all(u <= fraction for u in util.values()), parts.binding(util), util
+
+
+def fit(model_path: Path, spec, out_dir: Path, fraction: float = 0.8) -> tuple[BuildResult, dict]:
+    """Build ``model_path`` with the fastest folding within ``fraction`` of ``spec.part``.
+
+    Returns the build of the chosen folding and a ``fit`` record (fraction, chosen target,
+    binding resource, candidates tried, folding file).
+    """
+    if not 0 < fraction <= 1:
+        raise HyqError(f"fit fraction must be in (0, 1], got {fraction}")
+    cap = parts.capacity(spec.part)
+    if cap is None:
+        raise HyqError(f"no resource figures for part '{spec.part}'; --fit needs one of: "
+                       f"{', '.join(d for d in parts.known_devices() if parts.capacity(d))}")
+    out_dir = Path(out_dir)
+    base_spec = dataclasses.replace(spec, folding=None, target_fps=spec.target_fps or 1)
+    base = build(model_path, base_spec, out_dir)
+    names = base.steps
+    i = names.index(FIRST_FOLD_STEP) - 1
+    prefix = out_dir / "intermediate_models" / f"{i:02d}_{names[i]}.onnx"
+    tried: dict[int, dict] = {}
+
+    def trial(fps: int) -> dict:
+        if fps not in tried:
+            c = _estimate(prefix, dataclasses.replace(base_spec, target_fps=fps), out_dir / "fit" / f"fps{fps}")
+            c["ok"], c["binding"], c["utilisation"] = _within(c["total"], cap, fraction)
+            tried[fps] = c
+            info(f"fit: target {fps:,} fps -> {c['fps']:,.0f} fps, {c['binding']} "
+                 f"{c['utilisation'][c['binding']]:.1%} ({'within' if c['ok'] else 'over'} {fraction:.0%})")
+        return tried[fps]
+
+    lo, hi = 1, max(2, int(1e9 / spec.clock_ns))  # hi: one cycle per frame, everything unfolded
+    if not trial(lo)["ok"]:
+        best = tried[lo]
+    elif trial(hi)["ok"]:
+        best = tried[hi]
+    else:
+        for _ in range(BISECTIONS):
+            mid = int(round(math.sqrt(lo * hi)))
+            if mid in (lo, hi):
+                break
+            lo, hi = (mid, hi) if trial(mid)["ok"] else (lo, mid)
+        best = max((c for c in tried.values() if c["ok"]), key=lambda c: c["fps"])
+    target = next(f for f, c in tried.items() if c is best)
+    folding = out_dir.parent / "folding.json"
+    from finn.util.config import extract_model_config_to_json
+
+    extract_model_config_to_json(ModelWrapper(str(best["model"])), folding, FOLD_ATTRS)
+    record = {
+        "fraction": fraction, "fits": bool(best["ok"]), "target_fps": target, "throughput_fps": best["fps"],
+        "binding_resource": best["binding"], "binding_utilisation": best["utilisation"][best["binding"]],
+        "folding_file": str(folding),
+        "candidates": [{"target_fps": f, "throughput_fps": c["fps"], "ok": c["ok"], "binding": c["binding"],
+                        "utilisation": c["utilisation"]} for f, c in sorted(tried.items())],
+    }
+    if not best["ok"]:
+        record["why"] = (f"even the most folded design (target {lo} fps) needs {best['utilisation'][best['binding']]:.1%} "
+                         f"of the part's {best['binding']}, over {fraction:.0%}")
+    result = BuildResult(best["dir"], best["model"], base.parent, names, base.resumed_after, base.seconds)
+    return result, record
