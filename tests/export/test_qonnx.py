@@ -54,5 +54,10 @@ def test_load_checked_rejects_missing_and_corrupt(tmp_path):
     bad.write_bytes(b"\x00not an onnx file" * 10)
     with pytest.raises(HyqError, match="not a valid ONNX model"):
         load_checked(bad)
-    onnx.save(onnx.helper.make_model(onnx.helper.make_graph([], "g", [], [])), str(tmp_path / "ok.onnx"))
+    onnx.save(onnx.helper.make_model(onnx.helper.make_graph([], "g", [], [])), str(tmp_path / "empty.onnx"))
+    with pytest.raises(HyqError, match="0 inputs"):
+        load_checked(tmp_path / "empty.onnx")
+    vi = [onnx.helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, [1, 4]) for n in ("x", "y")]
+    g = onnx.helper.make_graph([onnx.helper.make_node("Identity", ["x"], ["y"])], "g", vi[:1], vi[1:])
+    onnx.save(onnx.helper.make_model(g), str(tmp_path / "ok.onnx"))
     assert load_checked(tmp_path / "ok.onnx") is not None
