@@ -9,7 +9,7 @@ from qonnx.custom_op.registry import getCustomOp
 
 import pytest
 
-from hyq.flow import build_onnx
+from hyq.jobs.flow import build_onnx
 from hyq.models import export_untrained
 
 
