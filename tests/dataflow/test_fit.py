@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from hyq.models import export_untrained
+from hyq.jobs.untrained import export_untrained
 from tests.conftest import hyq
 
 PART = "xc7z020clg400-1"

@@ -10,7 +10,7 @@ from qonnx.custom_op.registry import getCustomOp
 import pytest
 
 from hyq.jobs.flow import build_onnx
-from hyq.models import export_untrained
+from hyq.jobs.untrained import export_untrained
 
 
 @pytest.mark.slow
