@@ -105,6 +105,9 @@ def test_unknown_part(tmp_path):
     model = _export(tmp_path, "mlp.onnx")
     proc = hyq("build", str(model), "--part", "zynq", "--out", str(tmp_path / "o"))
     _one_line_error(proc, "unknown FPGA part")
+    # a well-formed name of a device that does not exist names the known devices
+    proc = hyq("build", str(model), "--part", "xc7z999clg400-1", "--out", str(tmp_path / "o"))
+    _one_line_error(proc, "unknown FPGA part 'xc7z999clg400-1'", "xczu9eg")
 
 
 def test_invalid_flow_file_and_debug_traceback(tmp_path):

@@ -28,6 +28,8 @@ def _write(tmp_path, text):
         ("hardware: {clock_ns: -1}", "hardware.clock_ns"),
         ("hardware: {target_fps: 0}", "hardware.target_fps"),
         ("hardware: {steps: bitfile}", "hardware.steps"),
+        ("hardware: {fit: 1.5}", "hardware.fit"),
+        ("hardware: {fit: yes}", "hardware.fit"),
         ("hardware: {target_fps: null}", "target_fps or folding"),
         ("train: {epochs: -3}", "train.epochs"),
         ("train: {lr: 0}", "train.lr"),
@@ -52,3 +54,7 @@ def test_folding_path_is_relative_to_flow_file(tmp_path):
     cfg = config.load(_write(tmp_path, "hardware: {target_fps: null, folding: fold.json}"))
     assert cfg.hardware.folding == str(tmp_path / "fold.json")
     assert cfg.hardware.target_fps is None
+
+
+def test_hardware_fit_is_read(tmp_path):
+    assert config.load(_write(tmp_path, "hardware: {fit: 0.8}")).hardware.fit == 0.8
