@@ -7,6 +7,7 @@ report says which steps ran so a reader knows what the numbers are.
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -168,7 +169,9 @@ def part_fit(part: str, total: dict[str, float]) -> dict[str, Any]:
 def _util(rep: dict[str, Any], k: str) -> str:
     u = (rep.get("utilisation") or {}).get(k)
     cap = (rep.get("part_resources") or {}).get(k)
-    return "n/a" if u is None else f"{u:.1%} of {cap:,}"
+    if u is None:
+        return "n/a"
+    return f"{u:.1%} of {cap:,}" if math.isfinite(u) else "used, the part has none"
 
 
 def _fmt(v: float) -> str:
@@ -257,11 +260,24 @@ def summary(rep: dict[str, Any]) -> str:
     return "\n".join(f"  {k:<{w}}  {v}" for k, v in rows)
 
 
+def _strict(v: Any) -> Any:
+    """``v`` with every non-finite float (the utilisation of a resource the part lacks) as None."""
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    if isinstance(v, dict):
+        return {k: _strict(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_strict(x) for x in v]
+    return v
+
+
 def write(rep: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
-    """Write report.json and report.md atomically (a report only exists when complete)."""
+    """Write report.json (strict JSON: null for an infinite utilisation) and report.md atomically
+    (a report only exists when complete)."""
     out_dir = Path(out_dir)
     paths = []
-    for name, text in (("report.json", json.dumps(rep, indent=2) + "\n"), ("report.md", to_markdown(rep))):
+    text_json = json.dumps(_strict(rep), indent=2, allow_nan=False) + "\n"
+    for name, text in (("report.json", text_json), ("report.md", to_markdown(rep))):
         tmp = out_dir / f".{name}.tmp"
         tmp.write_text(text)
         os.replace(tmp, out_dir / name)

@@ -57,3 +57,12 @@ def test_default_report_has_utilisation(default_run, default_report):
     assert rep["utilisation"]["LUT"] == pytest.approx(rep["total"]["LUT"] / 53200)
     assert rep["fits"] is True
     assert f"of {53200:,}" in (default_run / "report.md").read_text()
+
+
+def test_report_json_stays_strict_when_the_part_lacks_a_resource(tmp_path):
+    from hyq.report.report import _strict
+
+    no_uram = part_fit("xczu9eg-ffvb1156-2-e", {"LUT": 1.0, "BRAM_18K": 0.0, "URAM": 2.0, "DSP": 0.0})
+    assert _strict(no_uram)["utilisation"]["URAM"] is None and _strict(no_uram)["fits"] is False
+    text = json.dumps(_strict({"utilisation": no_uram["utilisation"]}), allow_nan=False)
+    assert "Infinity" not in text and json.loads(text)["utilisation"]["URAM"] is None
