@@ -17,7 +17,9 @@ from qonnx.core.modelwrapper import ModelWrapper
 from hyq.errors import HyqError
 
 #: attributes whose value must be a positive integer
-_INT_ATTRS = ("PE", "SIMD", "parallel_window", "depth", "EmbFold", "SeqFold")
+_INT_ATTRS = ("PE", "SIMD", "depth", "EmbFold", "SeqFold")
+#: attributes that are on/off flags (FINN's sliding window: 1 computes a whole window per cycle)
+_FLAG_ATTRS = ("parallel_window",)
 #: (attribute, node attributes it must divide: the first one the layer has)
 _DIVIDES = (("PE", ("MH", "Channels", "NumChannels", "NumOutputChannels")), ("SIMD", ("MW", "IFMChannels")))
 
@@ -49,6 +51,10 @@ def load(path: Path | str) -> dict[str, dict[str, Any]]:
             v = attrs.get(k)
             if k in attrs and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
                 raise HyqError(f"{path}: {name}.{k} must be a positive integer, got {json.dumps(v)[:40]}")
+        for k in _FLAG_ATTRS:
+            v = attrs.get(k)
+            if k in attrs and (isinstance(v, bool) or v not in (0, 1)):
+                raise HyqError(f"{path}: {name}.{k} must be 0 or 1, got {json.dumps(v)[:40]}")
     return raw
 
 
