@@ -141,7 +141,8 @@ def test_rtlsim_inputs_file_and_mismatch_is_reported(mlp_build, tmp_path):
     assert sim["samples"] == 2 and sim["bit_exact"] and sim["layers"] == []
     np.save(tmp_path / "bad.npy", x[:, :, :4])
     proc = hyq("sim", str(build), "--inputs", str(tmp_path / "bad.npy"))
-    assert proc.returncode == 2 and "inputs must have shape" in proc.stderr
+    assert proc.returncode == 2 and "the model takes shape (N, 1, 8, 8)" in proc.stderr
+    assert "(2, 1, 4, 8)" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
 @pytest.fixture(scope="module")
