@@ -33,12 +33,6 @@ def key(payload: Any, files: Iterable[Path] = ()) -> str:
     return h.hexdigest()[:20]
 
 
-def source_files(*packages: str) -> list[Path]:
-    """The .py files of hyq sub-packages, so code changes invalidate cached results."""
-    base = Path(__file__).resolve().parent
-    return [p for pkg in packages for p in sorted((base / pkg).rglob("*.py"))]
-
-
 _PKG = Path(__file__).resolve().parent
 
 
