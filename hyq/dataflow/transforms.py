@@ -19,7 +19,38 @@ def _scalar(model: ModelWrapper, name: str) -> float | None:
     return float(v.reshape(-1)[0]) if v is not None and v.size == 1 else None
 
 
-class AbsorbScaleIntoIntSoftmax(Transformation):
+class AbsorbScaleIntoAttribute(Transformation):
+    """``Mul(x, S) -> Op(attr=S)`` becomes ``Op(attr=1)`` on x, for an op that reads integers as
+    ``rint(input / attr)``: the dequantizing multiply in front of it disappears.
+
+    Subclasses name the op type and its scale attribute. A multiplier other than the recorded
+    scale (or one shared with another consumer) is left alone.
+    """
+
+    op_type: str = ""
+    attr: str = ""
+
+    def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
+        for node in model.graph.node:
+            if node.op_type != self.op_type:
+                continue
+            mul = model.find_producer(node.input[0])
+            if mul is None or mul.op_type != "Mul" or len(model.find_consumers(mul.output[0])) != 1:
+                continue
+            c = _scalar(model, mul.input[1])
+            if c is None or c <= 0:
+                continue
+            inst = getCustomOp(node)
+            if not np.isclose(float(inst.get_nodeattr(self.attr)), c, rtol=1e-6, atol=0.0):
+                continue
+            inst.set_nodeattr(self.attr, 1.0)
+            node.input[0] = mul.input[0]
+            model.graph.node.remove(mul)
+            return model, True
+        return model, False
+
+
+class AbsorbScaleIntoIntSoftmax(AbsorbScaleIntoAttribute):
     """``Mul(x, S) -> IntSoftmax(input_scale=S)`` becomes ``IntSoftmax(input_scale=1)`` on x.
 
     After streamlining, the integer softmax input is an integer tensor x times its
@@ -29,24 +60,8 @@ class AbsorbScaleIntoIntSoftmax(Transformation):
     scale. Other multipliers (not S) are left alone.
     """
 
-    def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
-        for node in model.graph.node:
-            if node.op_type != INT_SOFTMAX:
-                continue
-            mul = model.find_producer(node.input[0])
-            if mul is None or mul.op_type != "Mul" or len(model.find_consumers(mul.output[0])) != 1:
-                continue
-            c = _scalar(model, mul.input[1])
-            if c is None or c <= 0:
-                continue
-            inst = getCustomOp(node)
-            if not np.isclose(float(inst.get_nodeattr("input_scale")), c, rtol=1e-6, atol=0.0):
-                continue
-            inst.set_nodeattr("input_scale", 1.0)
-            node.input[0] = mul.input[0]
-            model.graph.node.remove(mul)
-            return model, True
-        return model, False
+    op_type = INT_SOFTMAX
+    attr = "input_scale"
 
 
 def _is_identity_thresholds(thresholds: np.ndarray, dt) -> bool:

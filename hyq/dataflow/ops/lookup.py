@@ -34,6 +34,7 @@ from finn.custom_op.fpgadataflow.hwcustomop import HWCustomOp  # noqa: E402
 
 from hyq.dataflow.ops.registry import register  # noqa: E402
 from hyq.dataflow.ops.rtl import HyqRTLBackend  # noqa: E402
+from hyq.dataflow.transforms import AbsorbScaleIntoAttribute  # noqa: E402
 from hyq.integer.table import lookup  # noqa: E402
 
 #: tables larger than this many bits go to block RAM under ram_style "auto"
@@ -180,26 +181,11 @@ class HyqLookup_rtl(HyqRTLBackend, HyqLookup):  # noqa: N801 - FINN's naming
                               self.get_outstream_width())
 
 
-class AbsorbScaleIntoTable(Transformation):
+class AbsorbScaleIntoTable(AbsorbScaleIntoAttribute):
     """``Mul(x, s_in) -> TableActivation(in_scale=s_in)`` -> ``TableActivation(in_scale=1)`` on x."""
 
-    def apply(self, model: ModelWrapper):
-        for node in model.graph.node:
-            if node.op_type != "TableActivation":
-                continue
-            mul = model.find_producer(node.input[0])
-            if mul is None or mul.op_type != "Mul" or len(model.find_consumers(mul.output[0])) != 1:
-                continue
-            c = model.get_initializer(mul.input[1])
-            inst = getCustomOp(node)
-            if c is None or c.size != 1 or not np.isclose(float(c.reshape(-1)[0]), inst.get_nodeattr("in_scale"),
-                                                          rtol=1e-6, atol=0.0):
-                continue
-            inst.set_nodeattr("in_scale", 1.0)
-            node.input[0] = mul.input[0]
-            model.graph.node.remove(mul)
-            return model, True
-        return model, False
+    op_type = "TableActivation"
+    attr = "in_scale"
 
 
 class InferTableLookup(Transformation):
