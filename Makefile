@@ -6,7 +6,9 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 STAMP  := $(VENV)/.hyq-installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-PYTEST_ARGS ?= -q -ra --durations=15
+# the suite's test files run in TEST_WORKERS processes (pytest-xdist), each file in one
+TEST_WORKERS ?= 2
+PYTEST_ARGS ?= -q -ra --durations=15 -n $(TEST_WORKERS) --dist loadfile
 
 .PHONY: setup tools run test test-fast clean
 

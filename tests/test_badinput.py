@@ -156,21 +156,21 @@ def test_second_process_on_the_same_folder_is_refused_until_the_first_dies(tmp_p
     assert json.loads((out / "report.json").read_text())["complete"] is True
 
 
-def test_sim_inputs_checked_against_the_model(default_run, tmp_path):
+def test_sim_inputs_checked_against_the_model(default_run_copy, tmp_path):
     bad_shape = tmp_path / "shape.npy"
     np.save(bad_shape, np.zeros((2, 3, 3), dtype=np.float32))
     t0 = time.perf_counter()
-    _one_line_error(hyq("sim", str(default_run), "--inputs", str(bad_shape)), "--inputs", "shape", "(2, 3, 3)")
+    _one_line_error(hyq("sim", str(default_run_copy), "--inputs", str(bad_shape)), "--inputs", "shape", "(2, 3, 3)")
     assert time.perf_counter() - t0 < 60  # refused before any simulation
-    shape = onnx.load(str(default_run / "model.onnx")).graph.input[0].type.tensor_type.shape.dim
+    shape = onnx.load(str(default_run_copy / "model.onnx")).graph.input[0].type.tensor_type.shape.dim
     good = [d.dim_value for d in shape]
     frac = tmp_path / "frac.npy"
     np.save(frac, np.full((1, *good[1:]), 0.5, dtype=np.float32))
-    _one_line_error(hyq("sim", str(default_run), "--inputs", str(frac)), "UINT8", "0.5")
+    _one_line_error(hyq("sim", str(default_run_copy), "--inputs", str(frac)), "UINT8", "0.5")
     text = tmp_path / "s.npy"
     np.save(text, np.array([["a"] * good[-1]]))
-    _one_line_error(hyq("sim", str(default_run), "--inputs", str(text)), "--inputs")
+    _one_line_error(hyq("sim", str(default_run_copy), "--inputs", str(text)), "--inputs")
     junk = tmp_path / "junk.npy"
     junk.write_text("not numpy")
-    _one_line_error(hyq("sim", str(default_run), "--inputs", str(junk)), "not a NumPy .npy file")
-    assert "rtlsim" not in json.loads((default_run / "report.json").read_text())
+    _one_line_error(hyq("sim", str(default_run_copy), "--inputs", str(junk)), "not a NumPy .npy file")
+    assert "rtlsim" not in json.loads((default_run_copy / "report.json").read_text())

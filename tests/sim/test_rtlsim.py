@@ -69,13 +69,13 @@ def test_mvau_layer_is_bit_exact_and_a_changed_weight_is_caught(mlp_build, tmp_p
     assert bad.simulated and not bad.bit_exact and bad.mismatches > 0
 
 
-def test_sim_cli_errors(tmp_path, default_run):
+def test_sim_cli_errors(tmp_path, default_run_copy):
     proc = hyq("sim", str(tmp_path))
     assert proc.returncode == 2 and "not a hyq build folder" in proc.stderr
     # an estimate-only build has no RTL to simulate
-    proc = hyq("sim", str(default_run))
+    proc = hyq("sim", str(default_run_copy))
     assert proc.returncode == 2 and "hardware: {steps: codegen}" in proc.stderr, proc.stderr
-    proc = hyq("sim", str(default_run), "--trace", str(tmp_path / "w.txt"))
+    proc = hyq("sim", str(default_run_copy), "--trace", str(tmp_path / "w.txt"))
     assert proc.returncode == 2 and ".vcd or .fst" in proc.stderr
     # the softmax target still parses as before
     proc = hyq("sim", "softmax", "--help")
