@@ -85,6 +85,11 @@ class PtqConfig:
     qads_lr: float = 0.01
 
 
+#: the PTQ of a flow with ``model.checkpoint`` and no ``ptq`` section: PTQ of pretrained
+#: weights is the point of a checkpoint, so distribution scaling and bias correction are on
+CHECKPOINT_PTQ = PtqConfig(method="qads", bias_correction=True)
+
+
 @dataclass(frozen=True)
 class HardwareConfig:
     part: str = "xc7z020clg400-1"
@@ -252,6 +257,8 @@ def load(path: Path | str | None = None) -> FlowConfig:
         sections = {k: _build(cls, raw.get(k), f"{path}: {k}") for k, cls in _SECTIONS.items()}
     except TypeError as exc:
         raise HyqError(f"{path}: {exc}") from exc
+    if sections["model"].checkpoint is not None and "ptq" not in raw:
+        sections["ptq"] = CHECKPOINT_PTQ  # pretrained weights: full PTQ unless the flow says otherwise
     if isinstance(layers := sections["ptq"].layers, (list, str)):
         layers = [layers] if isinstance(layers, str) else layers
         sections["ptq"] = dataclasses.replace(sections["ptq"], layers=tuple(layers))
