@@ -68,6 +68,8 @@ class TrainConfig:
 
 #: distribution-scaling methods of hyq.quantize.scaling (kept here so validation needs no torch)
 PTQ_METHODS = ("none", "qads", "smoothquant", "cle", "awq")
+#: where calibration images come from: the training data, or synthesised (data-free)
+CALIBRATIONS = ("data", "synthetic")
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,7 @@ class PtqConfig:
     scale_samples: int = 100          # calibration images the scaling methods look at
     qads_iters: int = 1000
     qads_lr: float = 0.01
+    calibration: str = "data"         # data | synthetic (images matched to BN statistics, hyq.quantize.synthetic)
 
 
 #: the PTQ of a flow with ``model.checkpoint`` and no ``ptq`` section: PTQ of pretrained
@@ -149,6 +152,8 @@ def _validate_ptq(p: PtqConfig, where: str) -> None:
     if p.method not in PTQ_METHODS:
         raise HyqError(f"{where}: ptq.method must be one of {', '.join(PTQ_METHODS)}, got {p.method!r}")
     _check_type(f"{where}: ptq.bias_correction", p.bias_correction, (bool,), "true or false")
+    if p.calibration not in CALIBRATIONS:
+        raise HyqError(f"{where}: ptq.calibration must be one of {', '.join(CALIBRATIONS)}, got {p.calibration!r}")
     if not isinstance(p.layers, tuple) or not p.layers or not all(isinstance(x, str) and x for x in p.layers):
         raise HyqError(f"{where}: ptq.layers must be a non-empty list of layer-name patterns, got {p.layers!r}")
     for key in ("scale_samples", "qads_iters"):
