@@ -90,6 +90,8 @@ def test_run_with_checkpoint_skips_float_training(tmp_path):
     assert "float epoch" not in log  # no float training happened
     assert rep["accuracy"]["float"] == expected
     assert rep["flow_config"]["model"]["checkpoint"].endswith("weights.pth")
+    # no ptq section: PTQ of pretrained weights with QADS scaling and bias correction
+    assert rep["flow_config"]["ptq"]["method"] == "qads" and rep["flow_config"]["ptq"]["bias_correction"]
     assert rep["complete"] and rep["total"]["LUT"] > 0
 
 
