@@ -68,6 +68,8 @@ class TrainConfig:
 
 #: distribution-scaling methods of hyq.quantize.scaling (kept here so validation needs no torch)
 PTQ_METHODS = ("none", "qads", "smoothquant", "cle", "awq")
+#: where calibration images come from: the training data, or synthesised (data-free)
+CALIBRATIONS = ("data", "synthetic")
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,12 @@ class PtqConfig:
     scale_samples: int = 100          # calibration images the scaling methods look at
     qads_iters: int = 1000
     qads_lr: float = 0.01
+    calibration: str = "data"         # data | synthetic (images matched to BN statistics, hyq.quantize.synthetic)
+
+
+#: the PTQ of a flow with ``model.checkpoint`` and no ``ptq`` section: PTQ of pretrained
+#: weights is the point of a checkpoint, so distribution scaling and bias correction are on
+CHECKPOINT_PTQ = PtqConfig(method="qads", bias_correction=True)
 
 
 @dataclass(frozen=True)
@@ -144,6 +152,8 @@ def _validate_ptq(p: PtqConfig, where: str) -> None:
     if p.method not in PTQ_METHODS:
         raise HyqError(f"{where}: ptq.method must be one of {', '.join(PTQ_METHODS)}, got {p.method!r}")
     _check_type(f"{where}: ptq.bias_correction", p.bias_correction, (bool,), "true or false")
+    if p.calibration not in CALIBRATIONS:
+        raise HyqError(f"{where}: ptq.calibration must be one of {', '.join(CALIBRATIONS)}, got {p.calibration!r}")
     if not isinstance(p.layers, tuple) or not p.layers or not all(isinstance(x, str) and x for x in p.layers):
         raise HyqError(f"{where}: ptq.layers must be a non-empty list of layer-name patterns, got {p.layers!r}")
     for key in ("scale_samples", "qads_iters"):
@@ -252,6 +262,8 @@ def load(path: Path | str | None = None) -> FlowConfig:
         sections = {k: _build(cls, raw.get(k), f"{path}: {k}") for k, cls in _SECTIONS.items()}
     except TypeError as exc:
         raise HyqError(f"{path}: {exc}") from exc
+    if sections["model"].checkpoint is not None and "ptq" not in raw:
+        sections["ptq"] = CHECKPOINT_PTQ  # pretrained weights: full PTQ unless the flow says otherwise
     if isinstance(layers := sections["ptq"].layers, (list, str)):
         layers = [layers] if isinstance(layers, str) else layers
         sections["ptq"] = dataclasses.replace(sections["ptq"], layers=tuple(layers))

@@ -58,3 +58,12 @@ def test_folding_path_is_relative_to_flow_file(tmp_path):
 
 def test_hardware_fit_is_read(tmp_path):
     assert config.load(_write(tmp_path, "hardware: {fit: 0.8}")).hardware.fit == 0.8
+
+
+def test_checkpoint_turns_on_scaling_and_bias_correction_unless_ptq_is_given(tmp_path):
+    cfg = config.load(_write(tmp_path, "model: {checkpoint: w.pth}\n"))
+    assert cfg.ptq == config.CHECKPOINT_PTQ and cfg.ptq.method == "qads" and cfg.ptq.bias_correction
+    assert cfg.model.checkpoint == str(tmp_path / "w.pth")
+    own = config.load(_write(tmp_path, "model: {checkpoint: w.pth}\nptq: {method: none}\n"))
+    assert own.ptq == config.PtqConfig()
+    assert config.load(_write(tmp_path, "train: {epochs: 1}\n")).ptq == config.PtqConfig()

@@ -15,10 +15,10 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 EXPECTED = ["01_quickstart", "02_integer_softmax", "03_distribution_scaling", "04_design_space",
-            "05_rtl_simulation"]
+            "05_rtl_simulation", "06_pretrained"]
 
 
-def test_the_five_stories_exist():
+def test_the_six_stories_exist():
     assert [p.stem for p in NOTEBOOKS] == EXPECTED
 
 

@@ -82,11 +82,18 @@ def step_hyq_convert_softmax(model: ModelWrapper, cfg) -> ModelWrapper:
 def step_hyq_convert_tables(model: ModelWrapper, cfg) -> ModelWrapper:
     """Table activations (SiLU, GELU, Hardswish) -> hyq's HyqLookup layer: the dequantizing
     scale in front of each TableActivation is absorbed (it reads the codes), the layer
-    inferred; its output scale is left as a Mul for streamlining. No-op without tables."""
+    inferred; its output scale is left as a Mul for streamlining. No-op without tables.
+    A signed input quantizer arrives as ``MultiThreshold -> Add(-2^(b-1))``: the Add is
+    absorbed into the thresholds first, so the table reads INTb codes."""
+    finn_steps()
+    from finn.transformation.streamline.absorb import AbsorbScalarBiasIntoMultiThreshold
+    from qonnx.transformation.infer_datatypes import InferDataTypes
+
     from hyq.dataflow.ops.lookup import AbsorbScaleIntoTable, InferTableLookup
 
     if not model.get_nodes_by_op_type("TableActivation"):
         return model
+    model = model.transform(AbsorbScalarBiasIntoMultiThreshold()).transform(InferDataTypes())
     model = model.transform(AbsorbScaleIntoTable()).transform(InferTableLookup())
     return model.transform(GiveUniqueNodeNames())
 

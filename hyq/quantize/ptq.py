@@ -31,6 +31,7 @@ from hyq.nn.quant import BitSpec
 from hyq.progress import info
 from hyq.quantize import regions as _regions
 from hyq.quantize.scaling import ScalingOptions, ScalingResult, scale
+from hyq.quantize.synthetic import calibration_images
 from hyq.quantize.train import accuracy, calibrate, float_mode, run_epochs
 
 _WEIGHT_LAYERS = (nn.Conv2d, nn.Linear)
@@ -222,7 +223,8 @@ def quantize(cfg: FlowConfig, ds: Dataset, method: str | None = None, wbits: int
     state, acc_float = float_state(cfg, ds)
     model = _build(cfg, ds, bits)
     load_float_state(model, state)
-    x_calib = ds.x_train[: cfg.train.calib_samples]
+    x_calib = calibration_images(model, ds.x_train, min(cfg.train.calib_samples, len(ds.x_train)),
+                                 cfg.ptq.calibration, cfg.train.seed)
     res = post_training_quantize(model, x_calib, ptq, options)
     acc_ptq = accuracy(model, ds.x_test, ds.y_test)
     info(f"{ptq.method} W{wbits}A{abits}: float {acc_float:.4f}, PTQ {acc_ptq:.4f}")
@@ -236,7 +238,7 @@ def quantize(cfg: FlowConfig, ds: Dataset, method: str | None = None, wbits: int
     report = {
         "method": ptq.method, "wbits": wbits, "abits": abits, "bias_correction": ptq.bias_correction,
         "accuracy_float": acc_float, "accuracy_ptq": acc_ptq, "accuracy_quantized": acc_q,
-        "qat_epochs": qat_epochs, "calib_samples": len(x_calib), "dataset": ds.name, "test_samples": len(ds.x_test),
+        "qat_epochs": qat_epochs, "calib_samples": len(x_calib), "calibration": cfg.ptq.calibration, "dataset": ds.name, "test_samples": len(ds.x_test),
         "model": cfg.model.name, "layers": layer_widths(model), "overrides": {**cfg.quant.layers, **(overrides or {})},
         **res.as_dict(),
     }

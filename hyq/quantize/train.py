@@ -108,13 +108,17 @@ def train(model: nn.Module, ds: Dataset, cfg: TrainConfig, ptq: PtqConfig | None
             run_epochs(model, ds, cfg.epochs, cfg.lr, cfg.batch_size, cfg.seed, "float")
     acc_float = accuracy(model, ds.x_test, ds.y_test, quantized=False)
     info(f"float accuracy {acc_float:.4f}")
+    from hyq.quantize.synthetic import calibration_images
+
+    x_calib = calibration_images(model, ds.x_train, min(cfg.calib_samples, len(ds.x_train)),
+                                 ptq.calibration if ptq is not None else "data", cfg.seed)
     if ptq is not None and (ptq.method != "none" or ptq.bias_correction):
         from hyq.quantize.ptq import post_training_quantize
 
-        post_training_quantize(model, ds.x_train[: cfg.calib_samples], ptq)
+        post_training_quantize(model, x_calib, ptq)
     else:
-        calibrate(model, ds.x_train[: cfg.calib_samples])
-    info(f"calibrated on {min(cfg.calib_samples, len(ds.x_train))} samples: "
+        calibrate(model, x_calib)
+    info(f"calibrated on {len(x_calib)} {'synthetic ' if ptq is not None and ptq.calibration == 'synthetic' else ''}samples: "
          f"PTQ accuracy {accuracy(model, ds.x_test, ds.y_test):.4f}")
     if cfg.qat_epochs:
         run_epochs(model, ds, cfg.qat_epochs, cfg.lr * 0.1, cfg.batch_size, cfg.seed + 1, "QAT")

@@ -42,3 +42,12 @@ def test_bad_ptq_sections(tmp_path, ptq, message):
     with pytest.raises(HyqError) as err:
         config.load(_flow(tmp_path, ptq))
     assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_calibration_source_is_validated(tmp_path):
+    flow = tmp_path / "f.yaml"
+    flow.write_text("ptq: {calibration: synthetic}\n")
+    assert config.load(flow).ptq.calibration == "synthetic"
+    flow.write_text("ptq: {calibration: imagenet}\n")
+    with pytest.raises(HyqError, match="ptq.calibration must be one of data, synthetic"):
+        config.load(flow)
