@@ -31,23 +31,20 @@ DOMAIN = "finn.custom_op.fpgadataflow"
 #: sweep points per abstract op: attributes varied (foldings, widths, sizes)
 SWEEP = {
     "MVAU": [dict(MW=mw, MH=mh, SIMD=s, PE=p, ib=ib, wb=wb)
-             for mw, mh, s, p, ib, wb in ((16, 16, 4, 2, 4, 4), (32, 16, 8, 4, 8, 8), (64, 32, 16, 4, 8, 8),
-                                          (72, 16, 9, 8, 4, 4), (144, 32, 16, 8, 8, 4), (64, 64, 32, 8, 8, 8))],
+             for mw, mh, s, p, ib, wb in ((16, 8, 4, 2, 4, 4), (32, 16, 8, 4, 8, 8), (36, 8, 9, 2, 4, 4),
+                                          (64, 16, 16, 2, 8, 4), (32, 32, 4, 8, 4, 8))],
     "Thresholding": [dict(C=c, PE=p, ib=ib, ob=ob)
-                     for c, p, ib, ob in ((16, 1, 8, 4), (16, 4, 8, 4), (32, 2, 16, 4), (64, 8, 12, 8),
-                                          (32, 16, 8, 2), (128, 4, 16, 8))],
+                     for c, p, ib, ob in ((16, 1, 8, 2), (16, 4, 8, 4), (32, 2, 12, 3), (32, 8, 8, 4),
+                                          (64, 4, 16, 2))],
     "ConvolutionInputGenerator": [dict(C=c, H=h, K=k, S=s, SIMD=simd, b=b)
                                   for c, h, k, s, simd, b in ((8, 10, 3, 1, 1, 4), (16, 10, 3, 1, 4, 4),
-                                                              (16, 18, 3, 2, 2, 8), (32, 6, 3, 1, 8, 4),
-                                                              (4, 34, 3, 1, 1, 8), (64, 8, 1, 1, 16, 4))],
+                                                              (8, 18, 3, 2, 2, 8), (32, 6, 3, 1, 8, 4),
+                                                              (16, 8, 1, 1, 16, 4))],
     "FMPadding": [dict(C=c, H=h, P=pd, SIMD=simd, b=b)
-                  for c, h, pd, simd, b in ((8, 8, 1, 1, 4), (16, 16, 1, 4, 4), (32, 8, 2, 8, 8), (3, 32, 1, 1, 8),
-                                            (64, 4, 1, 16, 4))],
-    "StreamingFIFO": [dict(depth=d, w=w)
-                      for d, w in ((2, 8), (16, 32), (32, 64), (64, 16), (256, 8), (1024, 32), (2048, 64))],
+                  for c, h, pd, simd, b in ((8, 8, 1, 1, 4), (16, 16, 1, 4, 4), (32, 8, 2, 8, 8), (3, 32, 1, 1, 8))],
+    "StreamingFIFO": [dict(depth=d, w=w) for d, w in ((2, 8), (16, 32), (64, 16), (256, 8), (1024, 32))],
     "StreamingDataWidthConverter": [dict(iw=i, ow=o, n=n)
-                                    for i, o, n in ((8, 32, 64), (32, 8, 64), (64, 16, 32), (12, 48, 48),
-                                                    (128, 32, 16))],
+                                    for i, o, n in ((8, 32, 64), (32, 8, 64), (64, 16, 32), (12, 48, 48))],
 }
 
 

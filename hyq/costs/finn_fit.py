@@ -25,10 +25,10 @@ COEF_FILE = Path(__file__).with_name("finn_fit.json")
 FEATURES = {
     "MVAU_rtl": ("const", "lanes", "acc", "wmem"),
     "Thresholding_rtl": ("const", "compare", "tmem"),
-    "ConvolutionInputGenerator_rtl": ("const", "stream", "buffer", "count"),
+    "ConvolutionInputGenerator_rtl": ("const", "window", "buffer", "count"),
     "FMPadding_rtl": ("const", "stream", "count"),
-    "StreamingFIFO_rtl": ("const", "srl", "lutram", "count"),
-    "StreamingDataWidthConverter_rtl": ("const", "wide", "narrow"),
+    "StreamingFIFO_rtl": ("const", "regs", "lutram", "count"),
+    "StreamingDataWidthConverter_rtl": ("const", "up", "down"),
 }
 
 
@@ -66,7 +66,7 @@ def features(op_type: str, inst) -> dict[str, float] | None:
         k, w = _a(inst, "ConvKernelDim")[1], _a(inst, "IFMDim")[1]
         width = simd * _bits(_a(inst, "inputDataType"))
         depth = ((k - 1) * w + k) * c // simd
-        return {"const": 1.0, "stream": width, "buffer": row_buffer(depth, width)[0],
+        return {"const": 1.0, "window": k * k, "buffer": row_buffer(depth, width)[0],
                 "count": _clog2(depth) + _clog2(c // simd) + 2 * _clog2(w)}
     if op_type == "FMPadding_rtl":
         h, w = _a(inst, "ImgDim")
@@ -77,11 +77,13 @@ def features(op_type: str, inst) -> dict[str, float] | None:
     if op_type == "StreamingFIFO_rtl":
         depth, width = _a(inst, "depth"), inst.get_instream_width()
         lut, bram = row_buffer(depth, width)
-        return {"const": 1.0, "srl": width * math.ceil(depth / 32) if depth <= 32 else 0.0,
+        # shallow FIFOs are registers (depth x width flip-flops and their read multiplexer)
+        return {"const": 1.0, "regs": depth * width if depth <= 32 else 0.0,
                 "lutram": lut if depth > 32 and not bram else 0.0, "count": _clog2(depth)}
     if op_type == "StreamingDataWidthConverter_rtl":
         iw, ow = inst.get_instream_width(), inst.get_outstream_width()
-        return {"const": 1.0, "wide": max(iw, ow), "narrow": min(iw, ow)}
+        # widening only collects words; narrowing multiplexes the wide word down
+        return {"const": 1.0, "up": ow if ow > iw else 0.0, "down": iw if iw > ow else 0.0}
     return None
 
 

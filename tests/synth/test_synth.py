@@ -93,6 +93,11 @@ def test_hyq_synth_default_cnn_whole(default_codegen):
     ops = {r["op_type"] for r in syn["layers"] if r.get("measured")}
     assert {"MVAU_rtl", "Thresholding_rtl", "ConvolutionInputGenerator_rtl", "FMPadding_rtl",
             "HyqVVAU_rtl", "HyqElementwiseAdd_rtl", "StreamingFIFO_rtl"} <= ops
+    # identical FIFOs are synthesised once and share the result
+    same = [r for r in syn["layers"] if r.get("same_as")]
+    assert same and syn["runs"]["distinct_layers"] == syn["synthesised_layers"] - len(same)
+    by = {r["name"]: r for r in syn["layers"]}
+    assert all(r["measured"] == by[r["same_as"]]["measured"] for r in same)
 
 
 @pytest.mark.slow
