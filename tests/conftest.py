@@ -87,3 +87,33 @@ def default_run_copy(default_run, tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def default_report(default_run) -> dict:
     return json.loads((default_run / "report.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def default_codegen(tmp_path_factory) -> Path:
+    """``hyq run`` of the default flow with RTL code generation (training shared via the cache)."""
+    import yaml
+
+    from hyq.config import DEFAULT_FLOW
+
+    out = tmp_path_factory.mktemp("default-codegen")
+    raw = yaml.safe_load(DEFAULT_FLOW.read_text())
+    raw["hardware"]["steps"] = "codegen"
+    flow = out / "codegen.yaml"
+    flow.write_text(yaml.safe_dump(raw))
+    proc = hyq("run", "--config", str(flow), "--out", str(out / "build"))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return out / "build"
+
+
+@pytest.fixture(scope="session")
+def hybrid_codegen(tmp_path_factory) -> Path:
+    """RTL code generation of the (untrained) hybrid-tiny: attention, integer softmax, shuffles."""
+    from hyq.jobs.flow import build_onnx
+    from hyq.jobs.untrained import export_untrained
+
+    out = tmp_path_factory.mktemp("hybrid-codegen")
+    onnx_path = export_untrained("hybrid-tiny", out / "hybrid-tiny.onnx", in_channels=1, num_classes=10, size=8,
+                                 samples=16)
+    build_onnx(onnx_path, "xc7z020clg400-1", out / "build", target_fps=1000, steps="codegen")
+    return out / "build"

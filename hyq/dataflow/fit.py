@@ -16,6 +16,7 @@ from pathlib import Path
 
 from qonnx.core.modelwrapper import ModelWrapper
 
+from hyq.costs import finn_fit
 from hyq.dataflow.build import STEPS, BuildResult, _finn_cfg, _resolve, _step_name, build
 from hyq.dataflow import parts
 from hyq.errors import HyqError
@@ -43,7 +44,9 @@ def _estimate(prefix: Path, spec, out: Path) -> dict:
     final = out / "final.onnx"
     model.save(str(final))
     rep = out / "report"
-    res = json.loads((rep / "estimate_layer_resources.json").read_text())["total"]
+    layers = json.loads((rep / "estimate_layer_resources.json").read_text())
+    res = dict(layers["total"])
+    res["LUT"] = float(res.get("LUT", 0)) + finn_fit.lut_correction(model, layers)
     perf = json.loads((rep / "estimate_network_performance.json").read_text())
     return {"total": {k: float(res.get(k, 0)) for k in FIT_RESOURCES}, "fps": float(perf["estimated_throughput_fps"]),
             "model": final, "dir": out}

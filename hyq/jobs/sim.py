@@ -13,5 +13,5 @@ def update_report(build_dir: Path, res: SimResult) -> Path:
     """Add ``rtlsim`` to the build's report.json (re-written atomically through hyq.report)."""
     build_dir = Path(build_dir)
     rep = json.loads((build_dir / "report.json").read_text())
-    rep["rtlsim"] = res.as_report()
+    rep["rtlsim"] = {"source": "verilator", **res.as_report()}
     return write(rep, build_dir)[0]

@@ -76,15 +76,12 @@ def assemble(result: BuildResult, spec: BuildSpec, model_name: str, qonnx_path: 
     cycles = _read(rep_dir / "estimate_layer_cycles.json")
     perf = _read(rep_dir / "estimate_network_performance.json")
     hw = ModelWrapper(str(result.model))
-    layers = []
-    for node in hw.graph.node:
-        r = res.get(node.name, {})
-        layers.append({
-            "name": node.name,
-            "op_type": node.op_type,
-            **{k: float(r.get(k, 0)) for k in RESOURCES},
-            "cycles": int(cycles.get(node.name, 0)),
-        })
+    layers = [fitted_layer({
+        "name": node.name,
+        "op_type": node.op_type,
+        **{k: float(res.get(node.name, {}).get(k, 0)) for k in RESOURCES},
+        "cycles": int(cycles.get(node.name, 0)),
+    }, node) for node in hw.graph.node]
     total = {k: float(sum(layer[k] for layer in layers)) for k in RESOURCES}
     parent = ModelWrapper(str(result.parent)) if result.parent else None
     unmapped, host = outside_nodes(parent)
@@ -117,6 +114,24 @@ def assemble(result: BuildResult, spec: BuildSpec, model_name: str, qonnx_path: 
     report.update(part_fit(spec.part, total))
     report.update(extra or {})
     return report
+
+
+def fitted_layer(layer: dict[str, Any], node) -> dict[str, Any]:
+    """``layer`` (FINN's estimates) with hyq's Yosys-fitted LUTs where finn-plus' are off
+    (:mod:`hyq.costs.finn_fit`); ``source`` says where each number came from and
+    ``finn_estimate`` keeps what finn-plus said."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    from hyq.costs import finn_fit
+
+    # hyq's own layers (Hyq*) answer FINN's estimation calls from hyq's cost models
+    source = dict.fromkeys(RESOURCES, "hyq-fit" if node.op_type.startswith("Hyq") else "finn")
+    lut = finn_fit.lut_estimate(node.op_type, getCustomOp(node)) if node.op_type in finn_fit.FEATURES else None
+    if lut is not None:
+        layer["finn_estimate"] = {"LUT": layer["LUT"]}
+        layer["LUT"], source["LUT"] = lut, "hyq-fit"
+    layer["source"] = source
+    return layer
 
 
 def _max_parallel(inst, attr: str) -> int:

@@ -4,19 +4,25 @@ next to FINN's estimates.
 
 The synthesised graph is the one ``hyq sim`` simulates (:func:`hyq.sim.rtlsim.sim_model`:
 codegen model plus FINN's FIFOs and width converters), so FIFOs and converters are measured
-too. Each layer is staged into ``<build>/finn/synth/<layer>/`` (finn-rtllib copies patched
-by :mod:`hyq.sim.stitch` and :mod:`hyq.synth.finn_rtllib`, memory files next to them, as
-yowasp reads only files under its working folder) and its result is cached by the content
-of that folder (:mod:`hyq.cache`). Layers run in a local process pool.
+too. Yosys runs in a process pool, each cached by the content of its staged folder
+(:mod:`hyq.cache`): hierarchical runs over one copy of each distinct layer (identical
+FIFOs and converters are synthesised once), every layer kept as its own module and mapped
+as if alone, and one run of the whole stitched accelerator flattened. Yosys' fixed cost
+(reading the Xilinx cell library, ~15 s) is paid per run of a few layers. The RTL is staged
+under ``<build>/finn/synth/{layers<k>,whole}/`` (finn-rtllib copies patched by
+:mod:`hyq.sim.stitch` and :mod:`hyq.synth.finn_rtllib`, memory files next to them, as
+yowasp reads only files under its working folder).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -61,15 +67,38 @@ def family(part: str) -> str:
 
 
 def script(top: str, fam: str, sources: list[str]) -> str:
-    """The Yosys script: slang reads the primitive blackboxes and the RTL, synth_xilinx maps."""
+    """The whole-design script: slang reads the primitive blackboxes and the RTL,
+    ``synth_xilinx -flatten`` maps everything as one netlist."""
     return (f"read_slang -j 1 {' '.join(finn_rtllib.SLANG_ARGS)} --top {top} {' '.join(sources)}\n"
             f"synth_xilinx -family {fam} -flatten -noiopad -top {top}\n"
             "tee -q -o stat.json stat -json\n")
 
 
-def stage(nodes: list[stitch.NodeRTL], work: Path, top: str | None = None) -> tuple[str, list[str]]:
-    """Copy the RTL of ``nodes`` (and a ``hyq_top`` joining them when ``top`` is None and
-    there are several) into ``work``; return the top module and the sources relative to it."""
+def layers_script(top: str, fam: str, sources: list[str], keep: list[str]) -> str:
+    """The per-layer script: one Yosys process for all layers. slang keeps the hierarchy,
+    every layer module gets ``keep_hierarchy``, and ``synth_xilinx -flatten`` then flattens
+    each layer's own submodules into it but no layer into the top: each layer is mapped
+    exactly as if synthesised alone (nothing crosses its ports), and ``stat`` counts each
+    module. One process instead of one per layer saves Yosys' fixed ~15 s per run
+    (reading the Xilinx cell library and techmap files)."""
+    return (f"read_slang -j 1 --best-effort-hierarchy {' '.join(finn_rtllib.SLANG_ARGS)} --top {top} "
+            f"{' '.join(sources)}\n"
+            f"synth_xilinx -family {fam} -noiopad -top {top} -run begin:prepare\n"
+            f"setattr -mod -set keep_hierarchy 1 {' '.join(keep)}\n"
+            f"synth_xilinx -family {fam} -flatten -noiopad -top {top} -run prepare:\n"
+            "tee -q -o stat.json stat -json\n")
+
+
+def instance_module(node: stitch.NodeRTL) -> str:
+    """The name slang gives the module of ``node``'s instance in ``hyq_top``
+    (:func:`hyq.sim.stitch.top_verilog` names the instance ``<node>_i``)."""
+    return f"{node.module}${stitch.TOP}.{node.name}_i"
+
+
+def stage(nodes: list[stitch.NodeRTL], work: Path) -> list[str]:
+    """Copy the RTL of ``nodes`` and a ``hyq_top`` joining them into ``work`` (finn-rtllib
+    patched for slang, Xilinx primitive blackboxes first); return the sources relative to
+    ``work``. Nodes that share no stream become independent parts of the top."""
     if work.exists():
         shutil.rmtree(work)
     src = work / "src"
@@ -86,15 +115,10 @@ def stage(nodes: list[stitch.NodeRTL], work: Path, top: str | None = None) -> tu
     prims = lib / "hyq_xilinx_primitives.v"
     prims.write_text(finn_rtllib.primitives())
     staged.insert(0, prims)
-    if top is None:
-        if len(nodes) == 1:
-            top = nodes[0].module
-        else:
-            text, _, _ = stitch.top_verilog(nodes, *_graph_ends(nodes))
-            (src / f"{stitch.TOP}.v").write_text(text)
-            staged.append(src / f"{stitch.TOP}.v")
-            top = stitch.TOP
-    return top, [str(p.relative_to(work)) for p in staged]
+    text, _, _ = stitch.top_verilog(nodes, *_graph_ends(nodes))
+    (src / f"{stitch.TOP}.v").write_text(text)
+    staged.append(src / f"{stitch.TOP}.v")
+    return [str(p.relative_to(work)) for p in staged]
 
 
 def _graph_ends(nodes: list[stitch.NodeRTL]) -> tuple[list[str], list[str]]:
@@ -105,11 +129,20 @@ def _graph_ends(nodes: list[stitch.NodeRTL]) -> tuple[list[str], list[str]]:
     return ins, outs
 
 
-def run_yosys(work: Path, top: str, sources: list[str], fam: str) -> dict:
-    """Synthesise the staged folder ``work`` (cached by its content); resources and cells."""
-    text = script(top, fam, sources)
+def measure(cells: dict) -> dict:
+    """LUT/FF/BRAM_18K/URAM/DSP (and CARRY) of a ``stat`` cell count."""
+    cells = {t: int(n) for t, n in cells.items()}
+    res = resources(cells)
+    return {"LUT": res["LUT"] + cells.get("LUT6_2", 0), "FF": res["FF"], "BRAM_18K": res["BRAM"],
+            "URAM": sum(n for t, n in cells.items() if t.startswith("URAM")), "DSP": res["DSP"],
+            "CARRY": res["CARRY"], "cells": cells}
+
+
+def run_yosys(work: Path, text: str, what: str) -> dict:
+    """Run the Yosys script ``text`` in the staged folder ``work`` (cached by its content);
+    the ``stat -json`` result plus ``seconds`` and ``cached``."""
     files = [p for p in work.rglob("*") if p.is_file() and p.name not in ("run.ys", "yosys.log", "stat.json")]
-    key = cache.key({"top": top, "script": text, "yosys": yosys_version(),
+    key = cache.key({"script": text, "yosys": yosys_version(),
                      "rel": sorted(str(p.relative_to(work)) for p in files)}, files)
     hit = cache.root() / "slang-synth" / key / "result.json"
     if hit.is_file():
@@ -120,12 +153,8 @@ def run_yosys(work: Path, top: str, sources: list[str], fam: str) -> dict:
                           capture_output=True, text=True)
     if proc.returncode != 0:
         tail = [ln for ln in (proc.stdout + proc.stderr).splitlines() if "ERROR" in ln][:3]
-        raise HyqError(f"Yosys failed on {top}: {' | '.join(tail) or 'see ' + str(work / 'yosys.log')}")
-    cells = json.loads((work / "stat.json").read_text())["design"]["num_cells_by_type"]
-    res = resources(cells)
-    out = {"LUT": res["LUT"] + int(cells.get("LUT6_2", 0)), "FF": res["FF"], "BRAM_18K": res["BRAM"],
-           "URAM": int(sum(int(n) for t, n in cells.items() if t.startswith("URAM"))), "DSP": res["DSP"],
-           "CARRY": res["CARRY"], "cells": cells, "seconds": round(time.perf_counter() - t0, 1)}
+        raise HyqError(f"Yosys failed on {what}: {' | '.join(tail) or 'see ' + str(work / 'yosys.log')}")
+    out = {"stat": json.loads((work / "stat.json").read_text()), "seconds": round(time.perf_counter() - t0, 1)}
 
     def make(tmp: Path) -> None:
         (tmp / "result.json").write_text(json.dumps(out))
@@ -134,18 +163,112 @@ def run_yosys(work: Path, top: str, sources: list[str], fam: str) -> dict:
     return {**out, "cached": False}
 
 
-def _job(name: str, work: str, top: str, sources: list[str], fam: str) -> tuple[str, dict | str]:
+#: distinct layers per hierarchical Yosys run: each run pays Yosys' fixed start (~15 s), but
+#: abc9's per-module export walks the whole design, so one run over many layers grows
+#: quadratically (73 layers in one run: 1,350 s; one run per layer: ~25 s each)
+LAYERS_PER_RUN = 6
+_SOURCES = "<sources>"
+
+
+def layer_key(node: stitch.NodeRTL) -> str:
+    """Content hash of a layer's RTL with its own name taken out: identical layers (the
+    same FIFO depth and width, the same converter) share it and are synthesised once."""
+    h = hashlib.sha256()
+    for f in sorted(node.gen_sources, key=lambda p: p.name):
+        h.update(f.name.replace(node.name, "@").encode())
+        h.update(f.read_text().replace(str(node.code_gen_dir), "").replace(node.name, "@").encode())
+    h.update(node.wrapper.replace(node.name, "@").encode())
+    for f in sorted(node.data_files, key=lambda p: p.name):
+        h.update(f.name.encode() + f.read_bytes())
+    h.update(" ".join(sorted(str(p.resolve()) for p in node.lib_sources)).encode())
+    return h.hexdigest()
+
+
+def _detached(node: stitch.NodeRTL) -> stitch.NodeRTL:
+    """``node`` with stream tensors of its own, to sit in a top next to unrelated layers."""
+    own = [replace(s, tensor=f"{node.name}__{s.tensor}") for s in node.inputs + node.outputs]
+    return replace(node, inputs=own[:len(node.inputs)], outputs=own[len(node.inputs):])
+
+
+def synthesize_nodes(nodes: list[stitch.NodeRTL], work: Path, fam: str, whole: bool = True,
+                     workers: int = 2) -> tuple[dict[str, dict | str], dict | str | None, dict]:
+    """Per-layer resources of ``nodes`` and, with ``whole``, of the flattened design.
+
+    One representative of each distinct layer (:func:`layer_key`) is synthesised, up to
+    :data:`LAYERS_PER_RUN` side by side per hierarchical Yosys run; the whole run flattens
+    the stitched accelerator; all run in a pool of ``workers`` processes. Returns (per node
+    name: resources or the failure, whole: resources / failure / None, seconds and cache
+    state per run)."""
+    groups: dict[str, list[stitch.NodeRTL]] = {}
+    for n in nodes:
+        groups.setdefault(layer_key(n), []).append(n)
+    reps = [_detached(g[0]) for g in groups.values()]
+    chunks = [reps[i:i + LAYERS_PER_RUN] for i in range(0, len(reps), LAYERS_PER_RUN)]
+    runs = {}
+    if whole:  # the longest run first
+        runs["whole"] = (work / "whole", nodes, script(stitch.TOP, fam, [_SOURCES]))
+    for k, chunk in enumerate(chunks):
+        keep = [instance_module(n) for n in chunk]
+        runs[f"layers {k + 1}/{len(chunks)}"] = (work / f"layers{k}", chunk,
+                                                 layers_script(stitch.TOP, fam, [_SOURCES], keep))
+    jobs = {what: (str(w), text.replace(_SOURCES, " ".join(stage(ns, w))), what)
+            for what, (w, ns, text) in runs.items()}
+    results: dict[str, dict | str] = {}
+    info(f"synthesis: {len(nodes)} layers ({len(reps)} distinct) in {len(chunks)} hierarchical Yosys run(s)"
+         + (", the whole design flattened in another" if whole else "") + f" ({fam}, {workers} worker(s)) ...")
+    with ProcessPoolExecutor(max_workers=max(1, min(workers, len(jobs)))) as pool:
+        futs = {pool.submit(_job, *j): what for what, j in jobs.items()}
+        for fut in as_completed(futs):
+            what, res = futs[fut], fut.result()
+            results[what] = res
+            how = res if isinstance(res, str) else ("cached" if res["cached"] else f"{res['seconds']} s")
+            info(f"synthesis: {what} run done ({how})")
+    per: dict[str, dict | str] = {}
+    run_of = {n.name: f"layers {k + 1}/{len(chunks)}" for k, chunk in enumerate(chunks) for n in chunk}
+    for rep, group in zip(reps, groups.values()):
+        mod = instance_module(rep)
+        lay = results[run_of[rep.name]]
+        if isinstance(lay, str):
+            res: dict | str = lay
+        else:
+            m = lay["stat"]["modules"].get("\\" + mod) or lay["stat"]["modules"].get(mod)
+            res = measure(m["num_cells_by_type"]) if m else f"Yosys kept no module {mod} (flattened by slang)"
+        for n in group:
+            per[n.name] = res if isinstance(res, str) else {**res, "same_as": rep.name if n is not group[0] else None}
+    w = results.get("whole")
+    whole_res = None if w is None else w if isinstance(w, str) else measure(w["stat"]["design"]["num_cells_by_type"])
+    runs_info = {k: (v if isinstance(v, str) else {"seconds": v["seconds"], "cached": v["cached"]})
+                 for k, v in results.items()}
+    runs_info["distinct_layers"] = len(reps)
+    return per, whole_res, runs_info
+
+
+def _job(work: str, text: str, what: str) -> dict | str:
     try:
-        return name, run_yosys(Path(work), top, sources, fam)
+        return run_yosys(Path(work), text, what)
     except HyqError as exc:
-        return name, str(exc)
+        return str(exc)
+
+
+def _estimate(node, layer: dict | None) -> dict:
+    """The estimate a build reports for ``node`` (its report.json layer, with each number's
+    ``source``), or for the FIFOs and width converters added after estimation, hyq's fit."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    from hyq.costs import finn_fit
+
+    if layer is not None:
+        return {"estimate": {k: layer.get(k) for k in MEASURED if k in layer},
+                "estimate_source": layer.get("source"), "finn_estimate": layer.get("finn_estimate")}
+    lut = finn_fit.lut_estimate(node.op_type, getCustomOp(node)) if node.op_type in finn_fit.FEATURES else None
+    if lut is None:
+        return {"estimate": None}
+    return {"estimate": {"LUT": lut}, "estimate_source": {"LUT": "hyq-fit"}}
 
 
 def synthesize_build(build_dir: Path, workers: int = 2, whole: bool = True) -> dict:
     """Synthesise every RTL layer of a codegen build and the whole accelerator; the
     ``synthesis`` section of report.json."""
-    from qonnx.custom_op.registry import getCustomOp
-
     from hyq.sim import rtlsim
 
     build_dir = Path(build_dir).resolve()
@@ -156,52 +279,32 @@ def synthesize_build(build_dir: Path, workers: int = 2, whole: bool = True) -> d
     fam = family(report["part"])
     model = rtlsim.sim_model(build_dir, report["part"], report["clock_ns"])
     est = {x["name"]: x for x in report.get("layers", [])}
-    root = build_dir / "finn" / "synth"
-    layers, jobs, rtl = [], [], []
+    layers, rtl = [], []
     for node in model.graph.node:
-        row = {"name": node.name, "op_type": node.op_type,
-               "estimate": {k: est[node.name].get(k) for k in MEASURED if k in est[node.name]}
-               if node.name in est else None}
+        row = {"name": node.name, "op_type": node.op_type, **_estimate(node, est.get(node.name))}
         layers.append(row)
         try:
-            r = stitch.node_rtl(node)
+            rtl.append(stitch.node_rtl(node))
         except stitch.NotSimulable as exc:
             row["measured"], row["reason"] = None, str(exc)
-            continue
-        rtl.append(r)
-        top, srcs = stage([r], root / node.name)
-        jobs.append((node.name, str(root / node.name), top, srcs, fam))
-    if whole and rtl:
-        top, srcs = stage(rtl, root / "_whole")
-        jobs.append(("_whole", str(root / "_whole"), top, srcs, fam))
     t0 = time.perf_counter()
-    results: dict[str, dict | str] = {}
-    info(f"synthesis: {len(jobs)} Yosys runs ({fam}, {workers} worker(s)) ...")
-    with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
-        futs = [pool.submit(_job, *j) for j in jobs]
-        for k, fut in enumerate(as_completed(futs), 1):
-            name, res = fut.result()
-            results[name] = res
-            if isinstance(res, str):
-                what = res
-            else:
-                how = "cached" if res["cached"] else f"{res['seconds']} s"
-                what = f"LUT {res['LUT']} FF {res['FF']} BRAM_18K {res['BRAM_18K']} DSP {res['DSP']} ({how})"
-            info(f"synth {k}/{len(jobs)} {name}: {what}")
+    per, whole_res, runs = (synthesize_nodes(rtl, build_dir / "finn" / "synth", fam, whole, workers)
+                            if rtl else ({}, None, {}))
     for row in layers:
-        res = results.get(row["name"])
+        res = per.get(row["name"])
         if isinstance(res, dict):
             row["measured"] = {k: res[k] for k in MEASURED}
             row["cells"] = res["cells"]
+            if res.get("same_as"):
+                row["same_as"] = res["same_as"]  # identical RTL: synthesised once
         elif isinstance(res, str):
             row["measured"], row["reason"] = None, res
     done = [r for r in layers if r.get("measured")]
     sum_layers = {k: sum(r["measured"][k] for r in done) for k in MEASURED}
-    # FINN estimates LUT/BRAM_18K/URAM/DSP of the layers it reports (not FF, not the FIFOs and
-    # width converters InsertFIFO/InsertDWC add after estimation): None where there is none
+    # the build estimates LUT/BRAM_18K/URAM/DSP of the layers it reports (not FF; the FIFOs and
+    # width converters InsertFIFO/InsertDWC add after estimation get hyq's fitted LUTs only)
     has = {k: any(k in (r["estimate"] or {}) for r in done) for k in MEASURED}
     sum_est = {k: (sum((r["estimate"] or {}).get(k) or 0 for r in done) if has[k] else None) for k in MEASURED}
-    whole_res = results.get("_whole")
     by_op: dict[str, dict] = {}
     for r in done:
         o = by_op.setdefault(r["op_type"], {"layers": 0, "estimate": dict.fromkeys(MEASURED),
@@ -220,6 +323,7 @@ def synthesize_build(build_dir: Path, workers: int = 2, whole: bool = True) -> d
         "yosys": yosys_version(),
         "family": fam,
         "script": script("<top>", fam, ["<sources>"]),
+        "layers_script": layers_script("<top>", fam, ["<sources>"], ["<layer modules>"]),
         "source": "yosys",
         "layers": layers,
         "synthesised_layers": len(done),
@@ -229,6 +333,7 @@ def synthesize_build(build_dir: Path, workers: int = 2, whole: bool = True) -> d
         "whole": ({k: whole_res[k] for k in MEASURED} if isinstance(whole_res, dict) else None),
         "whole_reason": whole_res if isinstance(whole_res, str) else None,
         "by_op_type": by_op,
+        "runs": runs,
         "seconds": round(time.perf_counter() - t0, 1),
     }
     if isinstance(whole_res, dict) and sum_layers["LUT"]:

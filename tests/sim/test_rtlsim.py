@@ -145,28 +145,12 @@ def test_rtlsim_inputs_file_and_mismatch_is_reported(mlp_build, tmp_path):
     assert "(2, 1, 4, 8)" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
-@pytest.fixture(scope="module")
-def default_codegen(tmp_path_factory) -> Path:
-    """``hyq run`` of the default flow with RTL code generation (training shared via the cache)."""
-    import yaml
-
-    from hyq.config import DEFAULT_FLOW
-
-    out = tmp_path_factory.mktemp("default-codegen")
-    raw = yaml.safe_load(DEFAULT_FLOW.read_text())
-    raw["hardware"]["steps"] = "codegen"
-    flow = out / "codegen.yaml"
-    flow.write_text(yaml.safe_dump(raw))
-    proc = hyq("run", "--config", str(flow), "--out", str(out / "build"))
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return out / "build"
-
-
 #: hyq's RTL stand-ins for the layers finn-plus builds only in HLS on Zynq parts
 STAND_INS = {"HyqVVAU_rtl", "HyqDuplicateStreams_rtl", "HyqElementwiseAdd_rtl", "HyqGlobalAccPool_rtl"}
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("default_codegen")
 def test_hyq_sim_default_cnn_whole_network_bit_exact(default_codegen, tmp_path):
     """Every layer of the default CNN is RTL (FINN's, and hyq's stand-ins for its HLS-only
     layers); each matches FINN's Python execution, and the stitched accelerator with its
@@ -235,19 +219,8 @@ def test_hyq_softmax_layer_rtlsim_through_the_generic_path(tmp_path):
     assert res.estimate_cycles and res.initiation_interval >= res.estimate_cycles * 0.5
 
 
-@pytest.fixture(scope="module")
-def hybrid_codegen(tmp_path_factory) -> Path:
-    """RTL code generation of the (untrained) hybrid-tiny: attention, integer softmax, shuffles."""
-    from hyq.jobs.untrained import export_untrained
-
-    out = tmp_path_factory.mktemp("hybrid-codegen")
-    onnx_path = export_untrained("hybrid-tiny", out / "hybrid-tiny.onnx", in_channels=1, num_classes=10, size=8,
-                                 samples=16)
-    build_onnx(onnx_path, PART, out / "build", target_fps=1000, steps="codegen")
-    return out / "build"
-
-
 @pytest.mark.slow
+@pytest.mark.xdist_group("hybrid_codegen")
 def test_hyq_sim_hybrid_tiny_whole_network_bit_exact(hybrid_codegen):
     """The hybrid CNN-Transformer simulates whole: MV2 blocks, the MobileViT block's unfold/fold
     shuffles, attention's dynamic matrix products, hyq's integer softmax and the fuse concat,
