@@ -89,31 +89,50 @@ def default_report(default_run) -> dict:
     return json.loads((default_run / "report.json").read_text())
 
 
-@pytest.fixture(scope="session")
-def default_codegen(tmp_path_factory) -> Path:
-    """``hyq run`` of the default flow with RTL code generation (training shared via the cache)."""
-    import yaml
-
-    from hyq.config import DEFAULT_FLOW
-
-    out = tmp_path_factory.mktemp("default-codegen")
-    raw = yaml.safe_load(DEFAULT_FLOW.read_text())
-    raw["hardware"]["steps"] = "codegen"
-    flow = out / "codegen.yaml"
-    flow.write_text(yaml.safe_dump(raw))
-    proc = hyq("run", "--config", str(flow), "--out", str(out / "build"))
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return out / "build"
+def _private_copy(build: Path, tmp_path: Path) -> Path:
+    """A test's own copy of a shared build (``hyq sim`` / ``hyq synth`` lock and update it)."""
+    out = tmp_path / build.name
+    shutil.copytree(build, out, ignore=shutil.ignore_patterns(".done", ".hyq.lock"), symlinks=True)
+    return out
 
 
 @pytest.fixture(scope="session")
-def hybrid_codegen(tmp_path_factory) -> Path:
-    """RTL code generation of the (untrained) hybrid-tiny: attention, integer softmax, shuffles."""
-    from hyq.jobs.flow import build_onnx
-    from hyq.jobs.untrained import export_untrained
+def _default_codegen_shared(tmp_path_factory) -> Path:
+    def make(out: Path) -> None:
+        import yaml
 
-    out = tmp_path_factory.mktemp("hybrid-codegen")
-    onnx_path = export_untrained("hybrid-tiny", out / "hybrid-tiny.onnx", in_channels=1, num_classes=10, size=8,
-                                 samples=16)
-    build_onnx(onnx_path, "xc7z020clg400-1", out / "build", target_fps=1000, steps="codegen")
-    return out / "build"
+        from hyq.config import DEFAULT_FLOW
+
+        raw = yaml.safe_load(DEFAULT_FLOW.read_text())
+        raw["hardware"]["steps"] = "codegen"
+        flow = out / "codegen.yaml"
+        flow.write_text(yaml.safe_dump(raw))
+        proc = hyq("run", "--config", str(flow), "--out", str(out / "build"))
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return made_once(tmp_path_factory, "default-codegen", make) / "build"
+
+
+@pytest.fixture
+def default_codegen(_default_codegen_shared, tmp_path) -> Path:
+    """``hyq run`` of the default flow with RTL code generation (training shared via the
+    cache; built once per test run, each test gets its own copy)."""
+    return _private_copy(_default_codegen_shared, tmp_path)
+
+
+@pytest.fixture(scope="session")
+def _hybrid_codegen_shared(tmp_path_factory) -> Path:
+    def make(out: Path) -> None:
+        from hyq.jobs.flow import build_onnx
+        from hyq.jobs.untrained import export_untrained
+
+        onnx_path = export_untrained("hybrid-tiny", out / "hybrid-tiny.onnx", in_channels=1, num_classes=10,
+                                     size=8, samples=16)
+        build_onnx(onnx_path, "xc7z020clg400-1", out / "build", target_fps=1000, steps="codegen")
+    return made_once(tmp_path_factory, "hybrid-codegen", make) / "build"
+
+
+@pytest.fixture
+def hybrid_codegen(_hybrid_codegen_shared, tmp_path) -> Path:
+    """RTL code generation of the (untrained) hybrid-tiny: attention, integer softmax, shuffles
+    (built once per test run, each test gets its own copy)."""
+    return _private_copy(_hybrid_codegen_shared, tmp_path)

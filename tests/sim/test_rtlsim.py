@@ -150,7 +150,6 @@ STAND_INS = {"HyqVVAU_rtl", "HyqDuplicateStreams_rtl", "HyqElementwiseAdd_rtl", 
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("default_codegen")
 def test_hyq_sim_default_cnn_whole_network_bit_exact(default_codegen, tmp_path):
     """Every layer of the default CNN is RTL (FINN's, and hyq's stand-ins for its HLS-only
     layers); each matches FINN's Python execution, and the stitched accelerator with its
@@ -220,7 +219,6 @@ def test_hyq_softmax_layer_rtlsim_through_the_generic_path(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("hybrid_codegen")
 def test_hyq_sim_hybrid_tiny_whole_network_bit_exact(hybrid_codegen):
     """The hybrid CNN-Transformer simulates whole: MV2 blocks, the MobileViT block's unfold/fold
     shuffles, attention's dynamic matrix products, hyq's integer softmax and the fuse concat,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import pytest
@@ -84,8 +85,15 @@ def _synth_whole(build) -> dict:
     return syn
 
 
+#: the whole-design runs are not yet inside the CI budget (the flattened default CNN took
+#: 1,057 s on a loaded 2-core machine); HYQ_HEAVY_TESTS=1 runs them
+HEAVY = pytest.mark.skipif(not os.environ.get("HYQ_HEAVY_TESTS"),
+                           reason="whole-design synthesis (~18 min measured under load) is beyond the CI budget; "
+                                  "set HYQ_HEAVY_TESTS=1 to run it")
+
+
 @pytest.mark.slow
-@pytest.mark.xdist_group("default_codegen")
+@HEAVY
 def test_hyq_synth_default_cnn_whole(default_codegen):
     """The default CNN synthesises whole: every compute layer maps to LUTs or DSPs, and the
     flattened accelerator is the sum of its layers within 10 %."""
@@ -101,7 +109,7 @@ def test_hyq_synth_default_cnn_whole(default_codegen):
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("hybrid_codegen")
+@HEAVY
 def test_hyq_synth_hybrid_tiny_whole(hybrid_codegen):
     """hybrid-tiny (attention, integer softmax, shuffles) synthesises whole, the same way."""
     syn = _synth_whole(hybrid_codegen)
