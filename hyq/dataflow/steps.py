@@ -79,6 +79,24 @@ def step_hyq_convert_softmax(model: ModelWrapper, cfg) -> ModelWrapper:
     return model.transform(GiveUniqueNodeNames())
 
 
+def step_hyq_convert_layernorm(model: ModelWrapper, cfg) -> ModelWrapper:
+    """Integer LayerNorm -> hyq's HyqLayerNorm layer: the dequantizing scale in front of each
+    IntLayerNorm is absorbed (it reads integers), the layer inferred, and the 2^-F it leaves,
+    with the affine gamma / beta in front of the next quantizer, absorbed into that
+    quantizer's thresholds. No-op without IntLayerNorm."""
+    finn_steps()
+    from finn.transformation.streamline import Streamline
+    from finn.transformation.streamline.round_thresholds import RoundAndClipThresholds
+
+    from hyq.dataflow.ops.layernorm import AbsorbScaleIntoLayerNorm, InferIntLayerNorm
+
+    if not model.get_nodes_by_op_type("IntLayerNorm"):
+        return model
+    model = model.transform(AbsorbScaleIntoLayerNorm()).transform(InferIntLayerNorm())
+    model = model.transform(Streamline()).transform(RoundAndClipThresholds())
+    return model.transform(GiveUniqueNodeNames())
+
+
 def step_hyq_convert_tables(model: ModelWrapper, cfg) -> ModelWrapper:
     """Table activations (SiLU, GELU, Hardswish) -> hyq's HyqLookup layer: the dequantizing
     scale in front of each TableActivation is absorbed (it reads the codes), the layer

@@ -76,3 +76,30 @@ def test_per_channel_scale_and_zero_point_are_refused():
                               training=False)
     with pytest.raises(ValueError, match="zero-point"):
         layer(bad_zero)
+
+
+def test_mobilevit_block_norm_layer_reads_integers_everywhere():
+    """With norm 'layer' every token norm of a MobileViT block is an IntLayerNorm fed a
+    QuantTensor (the reference's integers), including the first layer after unfold."""
+    from hyq.nn.mobilevit import MobileViTBlock
+    from hyq.nn.quant import BitSpec
+
+    torch.manual_seed(2)
+    block = MobileViTBlock("b", BitSpec(), 8, 16, depth=2, heads=2, ffn=32, norm="layer", act="silu")
+    x = torch.randn(2, 8, 4, 4)
+    block.train()
+    block(x)
+    block.eval()
+    norms = [m for m in block.modules() if isinstance(m, IntLayerNorm)]
+    assert len(norms) == 5  # two per transformer layer and the block's own
+    seen = []
+    for m in norms:
+        m.register_forward_hook(lambda mod, args, out: seen.append(args[0]))
+    with torch.no_grad():
+        block(x)
+    assert len(seen) == 5
+    for qt, norm in zip(seen, norms):
+        assert isinstance(qt, IntQuantTensor)
+        z = norm.normalize(qt)
+        ints = layernorm(qt.int().numpy(), float(qt.scale), in_bits=int(qt.bit_width), in_signed=bool(qt.signed))
+        assert np.array_equal(np.rint(z.numpy() * 2.0**norm.out_frac).astype(np.int64), ints)

@@ -16,12 +16,12 @@ from qonnx.custom_op.base import CustomOp
 
 from hyq.integer.layernorm import LayerNormParams, layernorm_with_params
 
-_INTS = ("channels", "in_bits", "in_signed", "eps_int", "out_bits", "out_frac", "sqrt_shift", "recip_shift")
+INT_ATTRS = ("channels", "in_bits", "in_signed", "eps_int", "out_bits", "out_frac", "sqrt_shift", "recip_shift")
 
 
 def params_of(get) -> LayerNormParams:
     """LayerNormParams from a node's attribute getter (shared by the QONNX and FINN ops)."""
-    v = {name: int(get(name)) for name in _INTS}
+    v = {name: int(get(name)) for name in INT_ATTRS}
     v["in_signed"] = bool(v["in_signed"])
     return LayerNormParams(scale=float(get("input_scale")), **v)
 
@@ -30,7 +30,7 @@ class IntLayerNorm(CustomOp):
     """Integer LayerNorm (no affine) over the last axis; see :mod:`hyq.integer.layernorm`."""
 
     def get_nodeattr_types(self):
-        attrs = {name: ("i", True, 0) for name in _INTS}
+        attrs = {name: ("i", True, 0) for name in INT_ATTRS}
         attrs["input_scale"] = ("f", True, 0.0)
         return attrs
 
