@@ -107,3 +107,70 @@ def test_rtl_bit_exact_under_random_backpressure(tmp_path):
         for s, c in enumerate(ctxs):
             got = rtlsim.unpack(run.beats[0][s * per:(s + 1) * per], inst, 0)
             assert np.array_equal(got, c[y].reshape(got.shape)), (case, s)
+
+
+class NormBlock:
+    """Brevitas tokens -> IntLayerNorm (gamma > 0, random beta) -> quantizer -> QuantLinear."""
+
+    @staticmethod
+    def make(c=16):
+        import torch
+        from brevitas import nn as qnn
+        from brevitas.quant import Int8ActPerTensorFloat, Int8WeightPerTensorFloat
+
+        from hyq.nn.layernorm import IntLayerNorm
+
+        class Net(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.q = qnn.QuantIdentity(act_quant=Int8ActPerTensorFloat, return_quant_tensor=True)
+                self.norm = IntLayerNorm(c)
+                self.q2 = qnn.QuantIdentity(act_quant=Int8ActPerTensorFloat, return_quant_tensor=True)
+                self.fc = qnn.QuantLinear(c, 8, bias=False, weight_quant=Int8WeightPerTensorFloat,
+                                          weight_scaling_per_output_channel=True)
+
+            def forward(self, x):
+                return self.fc(self.q2(self.norm(self.q(x))))
+
+        torch.manual_seed(0)
+        net = Net()
+        with torch.no_grad():
+            net.norm.weight.copy_(torch.rand(c) + 0.5)
+            net.norm.bias.copy_(torch.randn(c))
+        x = torch.randn(4, 6, c)
+        net.train()
+        for _ in range(3):
+            net(x)
+        return net.eval(), x
+
+
+def test_exported_layernorm_block_builds_with_the_norm_in_the_dataflow(tmp_path):
+    """Exported and built by hyq: the norm is a HyqLayerNorm_rtl layer inside the dataflow
+    with its cycles and non-zero estimates in FINN's reports, gamma/beta went into the next
+    thresholds (no float Mul/Add left), and FINN's Python execution equals QONNX's."""
+    from finn.core.onnx_exec import execute_onnx as finn_execute
+
+    from hyq.dataflow.build import BuildSpec, build
+    from hyq.export.qonnx import export
+
+    net, x = NormBlock.make()
+    onnx_path = export(net, x, tmp_path / "ln.onnx")
+    res = build(onnx_path, BuildSpec(part=PART), tmp_path / "build")
+    parent = ModelWrapper(str(res.parent))
+    assert [n.op_type for n in parent.graph.node] == ["StreamingDataflowPartition"]
+    child = ModelWrapper(getCustomOp(parent.graph.node[0]).get_nodeattr("model"))
+    ops = [n.op_type for n in child.graph.node]
+    assert ops[:3] == ["Thresholding_rtl", "HyqLayerNorm_rtl", "Thresholding_rtl"], ops
+    layer = child.graph.node[1]
+    resources = json.loads((res.finn_report_dir / "estimate_layer_resources.json").read_text())
+    cycles = json.loads((res.finn_report_dir / "estimate_layer_cycles.json").read_text())
+    assert resources[layer.name]["LUT"] > 0 and resources[layer.name]["DSP"] > 0
+    assert cycles[layer.name] == getCustomOp(layer).get_exp_cycles()
+    hw = ModelWrapper(str(next(Path(res.out_dir, "intermediate_models").glob("*_step_convert_to_hw.onnx"))))
+    qonnx_model = ModelWrapper(str(onnx_path))
+    rng = np.random.default_rng(0)
+    for scale in (1.0, 0.01):  # ordinary tokens, and nearly constant ones
+        feed = (rng.standard_normal(x[:1].shape) * scale).astype(np.float32)
+        want = execute_onnx(qonnx_model, {qonnx_model.graph.input[0].name: feed})[qonnx_model.graph.output[0].name]
+        got = finn_execute(hw, {hw.graph.input[0].name: feed})[hw.graph.output[0].name]
+        assert np.allclose(got, want, rtol=1e-5, atol=1e-5 * float(np.abs(want).max())), np.abs(got - want).max()
