@@ -99,13 +99,21 @@ def step_hyq_convert_layernorm(model: ModelWrapper, cfg) -> ModelWrapper:
 
 def step_hyq_convert_tables(model: ModelWrapper, cfg) -> ModelWrapper:
     """Table activations (SiLU, GELU, Hardswish) -> hyq's HyqLookup layer: the dequantizing
-    scale in front of each TableActivation is absorbed (it reads the codes), the layer
-    inferred; its output scale is left as a Mul for streamlining. No-op without tables."""
+    scale in front of each TableActivation is absorbed (it reads the codes), the signed
+    quantizer's bias Add in front of it (FINN's MultiThreshold counts from 0, the Add makes
+    the codes signed) goes into the MultiThreshold, so the table reads an integer tensor,
+    and the layer is inferred; its output scale is left as a Mul for streamlining. No-op
+    without tables."""
+    finn_steps()
+    from finn.transformation.streamline.absorb import AbsorbScalarBiasIntoMultiThreshold
+    from qonnx.transformation.infer_datatypes import InferDataTypes
+
     from hyq.dataflow.ops.lookup import AbsorbScaleIntoTable, InferTableLookup
 
     if not model.get_nodes_by_op_type("TableActivation"):
         return model
-    model = model.transform(AbsorbScaleIntoTable()).transform(InferTableLookup())
+    model = model.transform(AbsorbScaleIntoTable()).transform(AbsorbScalarBiasIntoMultiThreshold())
+    model = model.transform(InferDataTypes()).transform(InferTableLookup())
     return model.transform(GiveUniqueNodeNames())
 
 
