@@ -7,7 +7,8 @@
 //         digit, one result bit per cycle (shift, subtract, compare only)
 //   RECIP recip = 2^M // root by restoring division, one quotient bit per cycle (0 if root = 0)
 //   EMIT  C/PE beats out: o = clamp((d * recip + 2^(H-1)) >>> H), d = C*x - S1
-// Cycles per token: 2*C/PE + 1 + ROOT_STEPS + (M + 1) + 1 (hyq.tools.layernorm.cycles_per_token).
+// Cycles per token: 2*C/PE + 1 + ROOT_STEPS + (M + 1) (hyq.tools.layernorm.cycles_per_token);
+// tokens do not overlap (the next LOAD starts once the last output beat is registered).
 // Widths (W_*) come from LayerNormParams.widths() through hyq.tools.layernorm.verilog_params.
 module hyq_layernorm #(
     parameter PE = 1,
