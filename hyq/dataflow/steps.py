@@ -97,6 +97,22 @@ def step_hyq_convert_layernorm(model: ModelWrapper, cfg) -> ModelWrapper:
     return model.transform(GiveUniqueNodeNames())
 
 
+def step_hyq_table_layouts(model: ModelWrapper, cfg) -> ModelWrapper:
+    """Layout changes in front of table activations move behind them
+    (:class:`hyq.dataflow.ops.lookup.MoveTransposePastLookup`) and into the thresholds that
+    follow, as they do for convolutions with ReLU. No-op without HyqLookup."""
+    finn_steps()
+    from finn.transformation.streamline.absorb import AbsorbConsecutiveTransposes, AbsorbTransposeIntoMultiThreshold
+
+    from hyq.dataflow.ops.lookup import MoveTransposePastLookup
+
+    if not model.get_nodes_by_op_type("HyqLookup"):
+        return model
+    model = model.transform(MoveTransposePastLookup()).transform(AbsorbTransposeIntoMultiThreshold())
+    model = model.transform(AbsorbConsecutiveTransposes()).transform(InferDataLayouts())
+    return model.transform(GiveUniqueNodeNames())
+
+
 def step_hyq_convert_tables(model: ModelWrapper, cfg) -> ModelWrapper:
     """Table activations (SiLU, GELU, Hardswish) -> hyq's HyqLookup layer: the dequantizing
     scale in front of each TableActivation is absorbed (it reads the codes), the signed
