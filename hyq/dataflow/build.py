@@ -21,8 +21,8 @@ from pathlib import Path
 from qonnx.core.modelwrapper import ModelWrapper
 
 from hyq.dataflow import finn_env, folding_check, parts
-from hyq.dataflow.steps import (step_hyq_convert_softmax, step_hyq_convert_tables, step_hyq_folding,
-                                step_hyq_rtl_layers, step_hyq_streamline)
+from hyq.dataflow.steps import (step_hyq_convert_layernorm, step_hyq_convert_softmax, step_hyq_convert_tables,
+                                step_hyq_folding, step_hyq_rtl_layers, step_hyq_streamline, step_hyq_table_layouts)
 from hyq.export import fast_cleanup
 from hyq.errors import HyqError
 from hyq.progress import info
@@ -34,6 +34,8 @@ STEPS: dict[str, list] = {
         "step_tidy_up",
         step_hyq_convert_tables,  # SiLU & co. (TableActivation) -> HyqLookup; no-op without
         step_hyq_streamline,
+        step_hyq_table_layouts,  # transposes in front of tables move behind them; no-op without
+        step_hyq_convert_layernorm,  # integer LayerNorm -> HyqLayerNorm; no-op without
         step_hyq_convert_softmax,  # hybrid models: integer softmax; no-op for CNNs
         "step_convert_to_hw",
         "step_minimize_bit_width_initial",

@@ -79,12 +79,47 @@ def step_hyq_convert_softmax(model: ModelWrapper, cfg) -> ModelWrapper:
     return model.transform(GiveUniqueNodeNames())
 
 
+def step_hyq_convert_layernorm(model: ModelWrapper, cfg) -> ModelWrapper:
+    """Integer LayerNorm -> hyq's HyqLayerNorm layer: the dequantizing scale in front of each
+    IntLayerNorm is absorbed (it reads integers), the layer inferred, and the 2^-F it leaves,
+    with the affine gamma / beta in front of the next quantizer, absorbed into that
+    quantizer's thresholds. No-op without IntLayerNorm."""
+    finn_steps()
+    from finn.transformation.streamline import Streamline
+    from finn.transformation.streamline.round_thresholds import RoundAndClipThresholds
+
+    from hyq.dataflow.ops.layernorm import AbsorbScaleIntoLayerNorm, InferIntLayerNorm
+
+    if not model.get_nodes_by_op_type("IntLayerNorm"):
+        return model
+    model = model.transform(AbsorbScaleIntoLayerNorm()).transform(InferIntLayerNorm())
+    model = model.transform(Streamline()).transform(RoundAndClipThresholds())
+    return model.transform(GiveUniqueNodeNames())
+
+
+def step_hyq_table_layouts(model: ModelWrapper, cfg) -> ModelWrapper:
+    """Layout changes in front of table activations move behind them
+    (:class:`hyq.dataflow.ops.lookup.MoveTransposePastLookup`) and into the thresholds that
+    follow, as they do for convolutions with ReLU. No-op without HyqLookup."""
+    finn_steps()
+    from finn.transformation.streamline.absorb import AbsorbConsecutiveTransposes, AbsorbTransposeIntoMultiThreshold
+
+    from hyq.dataflow.ops.lookup import MoveTransposePastLookup
+
+    if not model.get_nodes_by_op_type("HyqLookup"):
+        return model
+    model = model.transform(MoveTransposePastLookup()).transform(AbsorbTransposeIntoMultiThreshold())
+    model = model.transform(AbsorbConsecutiveTransposes()).transform(InferDataLayouts())
+    return model.transform(GiveUniqueNodeNames())
+
+
 def step_hyq_convert_tables(model: ModelWrapper, cfg) -> ModelWrapper:
     """Table activations (SiLU, GELU, Hardswish) -> hyq's HyqLookup layer: the dequantizing
-    scale in front of each TableActivation is absorbed (it reads the codes), the layer
-    inferred; its output scale is left as a Mul for streamlining. No-op without tables.
-    A signed input quantizer arrives as ``MultiThreshold -> Add(-2^(b-1))``: the Add is
-    absorbed into the thresholds first, so the table reads INTb codes."""
+    scale in front of each TableActivation is absorbed (it reads the codes), the signed
+    quantizer's bias Add in front of it (FINN's MultiThreshold counts from 0, the Add makes
+    the codes signed) goes into the MultiThreshold, so the table reads an integer tensor,
+    and the layer is inferred; its output scale is left as a Mul for streamlining. No-op
+    without tables."""
     finn_steps()
     from finn.transformation.streamline.absorb import AbsorbScalarBiasIntoMultiThreshold
     from qonnx.transformation.infer_datatypes import InferDataTypes
@@ -93,8 +128,8 @@ def step_hyq_convert_tables(model: ModelWrapper, cfg) -> ModelWrapper:
 
     if not model.get_nodes_by_op_type("TableActivation"):
         return model
-    model = model.transform(AbsorbScalarBiasIntoMultiThreshold()).transform(InferDataTypes())
-    model = model.transform(AbsorbScaleIntoTable()).transform(InferTableLookup())
+    model = model.transform(AbsorbScaleIntoTable()).transform(AbsorbScalarBiasIntoMultiThreshold())
+    model = model.transform(InferDataTypes()).transform(InferTableLookup())
     return model.transform(GiveUniqueNodeNames())
 
 

@@ -8,7 +8,9 @@ bit-widths are model-wide options; ``classifier_bias`` gives the final linear la
 (timm's MobileViT has one: with it, norm ``layer`` and act ``silu`` a preset has exactly
 timm's parameters, see :mod:`hyq.models.checkpoint`). The presets carry the published layer shapes of
 MobileViT-XXS/XS/S (expansion 2 for XXS, 4 otherwise; 4 heads; 2x2 patches; FFN = 2 x dim;
-head = min(960, 4 x last stage)), and ``hybrid-tiny`` is an FPGA-sized variant for 8x8 digits.
+head = min(960, 4 x last stage)) and, as published, LayerNorm (hyq's integer one) in the
+transformer layers and SiLU throughout (``norm="batch"``, ``act="relu"`` remain options);
+``hybrid-tiny`` is an FPGA-sized variant for 8x8 digits with BatchNorm and ReLU.
 """
 
 from __future__ import annotations
@@ -29,13 +31,13 @@ def _vit(c: int, d: int, depth: int) -> dict:
 
 
 PRESETS: dict[str, dict[str, Any]] = {
-    "mobilevit-xxs": dict(stem=16, stem_stride=2, expand=2, head=320, stages=[
+    "mobilevit-xxs": dict(norm="layer", act="silu", stem=16, stem_stride=2, expand=2, head=320, stages=[
         {"mv2": 16, "stride": 1, "repeats": 1}, {"mv2": 24, "stride": 2, "repeats": 3},
         _vit(48, 64, 2), _vit(64, 80, 4), _vit(80, 96, 3)]),
-    "mobilevit-xs": dict(stem=16, stem_stride=2, expand=4, head=384, stages=[
+    "mobilevit-xs": dict(norm="layer", act="silu", stem=16, stem_stride=2, expand=4, head=384, stages=[
         {"mv2": 32, "stride": 1, "repeats": 1}, {"mv2": 48, "stride": 2, "repeats": 3},
         _vit(64, 96, 2), _vit(80, 120, 4), _vit(96, 144, 3)]),
-    "mobilevit-s": dict(stem=16, stem_stride=2, expand=4, head=640, stages=[
+    "mobilevit-s": dict(norm="layer", act="silu", stem=16, stem_stride=2, expand=4, head=640, stages=[
         {"mv2": 32, "stride": 1, "repeats": 1}, {"mv2": 64, "stride": 2, "repeats": 3},
         _vit(96, 144, 2), _vit(128, 192, 4), _vit(160, 240, 3)]),
     "hybrid-tiny": dict(stem=16, stem_stride=1, expand=2, head=64, heads=2, stages=[

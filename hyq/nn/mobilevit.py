@@ -3,8 +3,10 @@
 Hardware-friendly by construction (see the finn-plus notes): separate Q/K/V projections,
 a quantizer on every matmul operand and on both operands of every residual add (one
 shared quantizer, so the add is an integer add), BatchNorm over the token channels by
-default (an affine map that FINN folds into the next thresholds), and token tensors kept
-3-D ``(batch, tokens, channels)`` so that channels are last everywhere.
+default (an affine map that FINN folds into the next thresholds) or the integer LayerNorm
+(:class:`hyq.nn.layernorm.IntLayerNorm`, its affine folded the same way), and token tensors
+kept 3-D ``(batch, tokens, channels)`` so that channels are last everywhere. Every norm
+reads a quantized tensor and is followed by a quantizer.
 
 Unfold: a ``(B, C, H, W)`` map becomes ``(B, P * N, C)`` tokens, group-major: the P = ph*pw
 pixel positions inside a patch are the groups, the N = (H/ph)(W/pw) patches the tokens of
@@ -14,13 +16,15 @@ a group. Attention mixes the N tokens of one group (MobileViT's patch-wise atten
 from __future__ import annotations
 
 import torch
+from brevitas.quant_tensor import IntQuantTensor, QuantTensor
 from torch import nn
 
 from hyq.nn.attention import QuantMultiheadSelfAttention
 from hyq.nn.blocks import ConvBNAct, activation
+from hyq.nn.layernorm import IntLayerNorm
 from hyq.nn.quant import BitSpec, conv, ident, linear
 
-#: token normalisation choices: ``batch`` (folds into thresholds) or ``layer`` (float LayerNorm)
+#: token normalisation choices: ``batch`` (folds into thresholds) or ``layer`` (integer LayerNorm)
 NORMS = ("batch", "layer")
 
 
@@ -41,7 +45,20 @@ class TokenBatchNorm(nn.BatchNorm1d):
 def token_norm(kind: str, dim: int) -> nn.Module:
     if kind not in NORMS:
         raise ValueError(f"norm must be one of {', '.join(NORMS)}; got {kind!r}")
-    return TokenBatchNorm(dim) if kind == "batch" else nn.LayerNorm(dim)
+    return TokenBatchNorm(dim) if kind == "batch" else IntLayerNorm(dim)
+
+
+def apply_norm(norm: nn.Module, x):
+    """``norm`` of tokens ``x``: the integer LayerNorm reads the QuantTensor (its integers),
+    BatchNorm the float value."""
+    return norm(x) if isinstance(norm, IntLayerNorm) else norm(_value(x))
+
+
+def _like(t: torch.Tensor, q):
+    """``t`` (a reshaped ``q.value``) as a QuantTensor on ``q``'s grid; ``t`` if ``q`` is not quantized."""
+    if not isinstance(q, QuantTensor):
+        return t
+    return IntQuantTensor(t, q.scale, q.zero_point, q.bit_width, q.signed, q.training)
 
 
 def unfold(x: torch.Tensor, ph: int, pw: int) -> torch.Tensor:
@@ -88,9 +105,9 @@ class TransformerLayer(nn.Module):
         self.res2_q = ident(f"{name}.res2", bits)
 
     def forward(self, x):
-        y = self.attn(self.norm1(_value(x)))
+        y = self.attn(apply_norm(self.norm1, x))
         x = self.res1_q(self.add1_q(x) + self.add1_q(y))
-        y = self.fc2(self.act(self.fc1(self.ffn_in_q(self.norm2(_value(x))))))
+        y = self.fc2(self.act(self.fc1(self.ffn_in_q(apply_norm(self.norm2, x)))))
         return self.res2_q(self.add2_q(x) + self.add2_q(y))
 
 
@@ -117,7 +134,7 @@ class MobileViTBlock(nn.Module):
     def forward(self, x):
         h, w = x.shape[-2:]
         y = self.tokens_q(self.to_tokens(self.local(x)))
-        t = self.layers(unfold(_value(y), self.patch, self.patch))
-        t = self.proj_in_q(self.norm(_value(t)))
+        t = self.layers(_like(unfold(_value(y), self.patch, self.patch), y))
+        t = self.proj_in_q(apply_norm(self.norm, t))
         y = self.proj(fold(_value(t), self.patch, self.patch, h, w))
         return self.fusion(torch.cat([_value(self.fuse_q(_value(x))), _value(self.fuse_q(_value(y)))], dim=1))

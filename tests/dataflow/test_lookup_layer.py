@@ -131,3 +131,51 @@ def test_estimates_within_20_percent_of_yosys(tmp_path):
         assert abs(est["LUT"] - got["LUT"]) <= max(0.2 * got["LUT"], 2), report[-1]
         assert est["BRAM_18K"] == got["BRAM"] and got["DSP"] == 0, report[-1]
     print("\n".join(map(str, report)))
+
+
+def test_exported_silu_behind_a_signed_quantizer_becomes_hyqlookup(tmp_path):
+    """Brevitas' signed quantizer becomes MultiThreshold -> Add(-128) -> Mul(s) in FINN; the
+    table step absorbs the Add into the thresholds so the table reads integers, and every
+    exported SiLU becomes a HyqLookup with execution unchanged."""
+    import torch
+    from finn.transformation.qonnx.convert_qonnx_to_finn import ConvertQONNXtoFINN
+
+    from hyq.dataflow.steps import step_hyq_convert_tables
+    from hyq.export.qonnx import export
+    from hyq.nn.blocks import QuantSiLU
+    from hyq.nn.quant import BitSpec
+
+    torch.manual_seed(0)
+    net = QuantSiLU("a", BitSpec())
+    x = torch.randn(8, 4, 16) * 3
+    net.train()
+    net(x)
+    path = export(net.eval(), x, tmp_path / "silu.onnx")
+    finn = ModelWrapper(str(path)).transform(ConvertQONNXtoFINN())
+    hw = step_hyq_convert_tables(finn, None)
+    ops = [n.op_type for n in hw.graph.node]
+    assert "HyqLookup" in ops and "TableActivation" not in ops, ops
+    feed = {finn.graph.input[0].name: (np.random.default_rng(1).standard_normal((1, 4, 16)) * 3).astype(np.float32)}
+    out = finn.graph.output[0].name
+    assert np.array_equal(execute_onnx(hw, feed)[out], execute_onnx(finn, feed)[out])
+
+
+def test_transpose_moves_past_a_table_with_execution_unchanged():
+    from hyq.dataflow.ops.lookup import MoveTransposePastLookup
+
+    table = [int(t) for t in build_table(TableSpec("silu", 8, True, 0.05, 8, True, 0.03))]
+    nodes = [helper.make_node("Transpose", ["x"], ["xt"], perm=[0, 2, 3, 1], name="T"),
+             helper.make_node("HyqLookup", ["xt"], ["y"], domain="finn.custom_op.fpgadataflow", backend="fpgadataflow",
+                              name="L", table=table, input_data_type="INT8", output_data_type="INT8",
+                              ifm_dim=[1, 4, 4, 8], PE=1)]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, (1, 8, 4, 4))],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, (1, 4, 4, 8))])
+    model = ModelWrapper(qonnx_make_model(g))
+    model.set_tensor_datatype("x", DataType["INT8"])
+    model = model.transform(InferShapes())
+    feed = {"x": np.random.default_rng(0).integers(-128, 128, (1, 8, 4, 4)).astype(np.float32)}
+    want = execute_onnx(model, feed)["y"]
+    moved = model.transform(MoveTransposePastLookup())
+    assert [n.op_type for n in moved.graph.node] == ["HyqLookup", "Transpose"]
+    assert list(getCustomOp(moved.graph.node[0]).get_nodeattr("ifm_dim")) == [1, 8, 4, 4]
+    assert np.array_equal(execute_onnx(moved, feed)["y"], want)

@@ -95,7 +95,7 @@ def xxs_state():
     (lambda sd: sd.__setitem__("stages.4.1.extra.weight", torch.zeros(3)), "mobilevit-xxs", TIMM_OPTIONS,
      "unexpected stages.4.1.extra.weight"),
     (None, "mobilevit-xs", TIMM_OPTIONS, "shape mismatch blocks.0.depthwise.bn.bias (32,) vs (64,)"),
-    (None, "mobilevit-xxs", {}, "missing blocks.5.layers.0.norm1.num_batches_tracked"),
+    (None, "mobilevit-xxs", {"norm": "batch"}, "missing blocks.5.layers.0.norm1.num_batches_tracked"),
 ])
 def test_wrong_checkpoint_is_one_error_line_naming_keys(xxs_state, tmp_path, edit, preset, options, message):
     sd = dict(xxs_state)

@@ -62,3 +62,18 @@ def test_hybrid_tiny_options_and_forward():
 def test_invalid_options_raise(opts, message):
     with pytest.raises(ValueError, match=message):
         build_model("hybrid-tiny", BitSpec(), 1, 10, **opts)
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED))
+def test_presets_are_as_published_layernorm_and_silu_with_batch_relu_as_options(name):
+    from hyq.nn.blocks import QuantSiLU
+    from hyq.nn.layernorm import IntLayerNorm
+    from hyq.nn.mobilevit import TokenBatchNorm
+
+    def kinds(model):
+        return {type(m) for m in model.modules()}
+
+    published = kinds(build_model(name, BitSpec(), 3, 1000))
+    assert IntLayerNorm in published and QuantSiLU in published and TokenBatchNorm not in published
+    other = kinds(build_model(name, BitSpec(), 3, 1000, norm="batch", act="relu"))
+    assert TokenBatchNorm in other and IntLayerNorm not in other and QuantSiLU not in other

@@ -221,6 +221,34 @@ class InferTableLookup(Transformation):
         return model, False
 
 
+class MoveTransposePastLookup(Transformation):
+    """``Transpose -> HyqLookup`` -> ``HyqLookup -> Transpose``: a pointwise table commutes
+    with any permutation, and moving the layout change behind it lets streamlining absorb it
+    into the thresholds that follow (a lowered 1x1 conv leaves NHWC -> NCHW in front of the
+    SiLU of its output)."""
+
+    def apply(self, model: ModelWrapper):
+        for node in model.graph.node:
+            if node.op_type != "HyqLookup":
+                continue
+            tr = model.find_producer(node.input[0])
+            if tr is None or tr.op_type != "Transpose" or len(model.find_consumers(tr.output[0])) != 1:
+                continue
+            src, mid, out = tr.input[0], tr.output[0], node.output[0]
+            shape = model.get_tensor_shape(src)
+            getCustomOp(node).set_nodeattr("ifm_dim", list(shape))
+            node.input[0], node.output[0] = src, mid
+            tr.input[0], tr.output[0] = mid, out
+            model.set_tensor_shape(mid, shape)
+            model.set_tensor_datatype(mid, getCustomOp(node).get_output_datatype())
+            idx = list(model.graph.node).index(tr)
+            model.graph.node.remove(node)
+            model.graph.node.insert(idx, node)
+            return model, True
+        return model, False
+
+
 register(HyqLookup, HyqLookup_rtl)
 
-__all__ = ["AbsorbScaleIntoTable", "BRAM_BITS", "HyqLookup", "HyqLookup_rtl", "InferTableLookup", "lookup_luts"]
+__all__ = ["AbsorbScaleIntoTable", "BRAM_BITS", "HyqLookup", "HyqLookup_rtl", "InferTableLookup", "MoveTransposePastLookup",
+           "lookup_luts"]

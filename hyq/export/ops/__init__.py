@@ -6,6 +6,7 @@ soon as hyq is installed; no registration call is needed.
 """
 
 from hyq.export.ops.intsoftmax import IntSoftmax
+from hyq.export.ops.layernorm import IntLayerNorm
 from hyq.export.ops.table import TableActivation
 
-__all__ = ["IntSoftmax", "TableActivation"]
+__all__ = ["IntLayerNorm", "IntSoftmax", "TableActivation"]

@@ -1,0 +1,115 @@
+"""Resource model of the LayerNorm RTL (``hw/rtl/hyq_layernorm.v``), fitted to Yosys (xc7, DSPs allowed).
+
+FINN asks every layer for LUT/BRAM/DSP estimates without running synthesis; this model
+answers from the datapath widths of :class:`hyq.integer.layernorm.LayerNormParams`:
+
+- LUT logic: a least-squares combination of three structural features, whose coefficients
+  come from synthesising :data:`FIT_SWEEP` with Yosys (``python -m hyq.costs.layernorm_cost``
+  re-measures and rewrites ``layernorm_cost.json``): the shared per-token datapath (radicand,
+  digit-by-digit root, restoring reciprocal: its bits), the lanes (sum of squares and the
+  output product, per lane), and the read multiplexer of the token buffer (per 64 bits);
+- LUT memory: the token buffer as distributed RAM (asynchronous read, so never block RAM):
+  RAM32M (32 x 6 bits) up to 32 beats deep, RAM64M (64 x 3 bits) per 64 beats beyond;
+- DSP48E1: one per 25 x 18 block of each multiplier Yosys maps to DSPs: S1 * S1, per lane
+  d * recip and x * x (inputs over 4 bits; Yosys keeps 5 x 5 in LUTs), and, when C is not a
+  power of two, C * S2 and per lane C * x (a power of two is a shift).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from hyq.integer.layernorm import LayerNormParams, layernorm_params
+
+COEF_FILE = Path(__file__).with_name("layernorm_cost.json")
+FEATURES = ("token", "lanes", "buffer")
+
+#: parameter sets synthesised to fit the model: (channels, PE, in_bits, out_bits, scale)
+FIT_SWEEP = [(16, 1, 8, 8, 0.05), (16, 2, 8, 8, 0.05), (64, 1, 8, 8, 0.05), (64, 4, 8, 8, 0.05),
+             (32, 1, 4, 6, 0.5), (96, 2, 8, 8, 0.05), (128, 1, 8, 8, 0.05), (32, 2, 6, 8, 0.5)]
+
+
+def features(p: LayerNormParams, pe: int, lane_bits: int | None = None) -> dict[str, float]:
+    w = p.widths()
+    b = p.in_bits if lane_bits is None else lane_bits
+    return {"token": w["radicand"] + w["recip"] + w["q"], "lanes": pe * (w["sum_squares"] + w["product"]),
+            "buffer": p.channels * b / 64}
+
+
+def lutram(depth: int, width: int) -> int:
+    """LUTs of a depth x width distributed RAM with one write and one asynchronous read port."""
+    if depth <= 32:
+        return 4 * math.ceil(width / 6)
+    return 4 * math.ceil(width / 3) * math.ceil(depth / 64)
+
+
+def _mul(a: int, b: int) -> int:
+    """DSP48E1 blocks (25 x 18 signed) of an a x b signed multiplier."""
+    a, b = max(a, b), min(a, b)
+    return math.ceil((a - 1) / 24) * math.ceil((b - 1) / 17)
+
+
+def dsp_estimate(p: LayerNormParams, pe: int, lane_bits: int | None = None) -> int:
+    b = p.in_bits if lane_bits is None else lane_bits
+    w = p.widths()
+    x, s1, s2, d, recip = b + 1, w["sum"] + 1, w["sum_squares"] + 2, w["d"] + 1, w["recip"] + 1
+    n = _mul(s1, s1) + pe * (_mul(d, recip) + (_mul(x, x) if b > 4 else 0))
+    if p.channels & (p.channels - 1):
+        c = p.channels.bit_length() + 1
+        n += _mul(c, s2) + pe * _mul(c, x)
+    return n
+
+
+def coefficients() -> dict[str, float]:
+    return json.loads(COEF_FILE.read_text())["coef"]
+
+
+def lut_estimate(p: LayerNormParams, pe: int, lane_bits: int | None = None) -> int:
+    f = features(p, pe, lane_bits)
+    c = coefficients()
+    b = p.in_bits if lane_bits is None else lane_bits
+    logic = sum(c[k] * f[k] for k in FEATURES)
+    return int(round(logic)) + lutram(p.channels // pe, pe * b)
+
+
+def bram_estimate(p: LayerNormParams, pe: int, lane_bits: int | None = None) -> int:
+    return 0  # the buffer is read asynchronously: distributed RAM
+
+
+def sweep_params(point) -> tuple[LayerNormParams, int]:
+    c, pe, b, ob, scale = point
+    return layernorm_params(c, scale, b, True, ob), pe
+
+
+def fit() -> dict:
+    """Synthesise FIT_SWEEP with Yosys, least-squares fit the LUT-logic coefficients, write COEF_FILE."""
+    import numpy as np
+
+    from hyq.tools import layernorm as tools
+
+    rows, x, y = [], [], []
+    for point in FIT_SWEEP:
+        p, pe = sweep_params(point)
+        r = tools.synthesize(p, pe)
+        f = features(p, pe)
+        rows.append({"point": list(point), "LUT_LOGIC": r["LUT_LOGIC"], "LUT_MEM": r["LUT_MEM"], "DSP": r["DSP"],
+                     "BRAM": r["BRAM"], "FF": r["FF"]})
+        x.append([f[k] for k in FEATURES])
+        y.append(r["LUT_LOGIC"])
+    coef, *_ = np.linalg.lstsq(np.asarray(x, float), np.asarray(y, float), rcond=None)
+    out = {"coef": {k: round(float(v), 4) for k, v in zip(FEATURES, coef)}, "measured": rows,
+           "note": "python -m hyq.costs.layernorm_cost (Yosys xc7 synth of hw/rtl/hyq_layernorm.v)"}
+    COEF_FILE.write_text(json.dumps(out, indent=1) + "\n")
+    return out
+
+
+if __name__ == "__main__":
+    res = fit()
+    print(json.dumps(res["coef"]))
+    print(f"{'point (C, PE, B, OB, S)':32} {'LUT est':>8} {'LUT yosys':>9} {'DSP est':>7} {'DSP yosys':>9}")
+    for row in res["measured"]:
+        p, pe = sweep_params(tuple(row["point"]))
+        print(f"{str(tuple(row['point'])):32} {lut_estimate(p, pe):8d} {row['LUT_LOGIC'] + row['LUT_MEM']:9d} "
+              f"{dsp_estimate(p, pe):7d} {row['DSP']:9d}")
