@@ -30,6 +30,7 @@ def _write(tmp_path, text):
         ("hardware: {steps: bitfile}", "hardware.steps"),
         ("hardware: {fit: 1.5}", "hardware.fit"),
         ("hardware: {fit: yes}", "hardware.fit"),
+        ("hardware: {requant: sometimes}", "hardware.requant"),
         ("hardware: {target_fps: null}", "target_fps or folding"),
         ("train: {epochs: -3}", "train.epochs"),
         ("train: {lr: 0}", "train.lr"),
@@ -58,3 +59,8 @@ def test_folding_path_is_relative_to_flow_file(tmp_path):
 
 def test_hardware_fit_is_read(tmp_path):
     assert config.load(_write(tmp_path, "hardware: {fit: 0.8}")).hardware.fit == 0.8
+
+
+def test_hardware_requant_is_read_and_defaults_to_auto(tmp_path):
+    assert config.load(_write(tmp_path, "hardware: {requant: never}")).hardware.requant == "never"
+    assert config.load(_write(tmp_path, "hardware: {fit: 0.8}")).hardware.requant == "auto"

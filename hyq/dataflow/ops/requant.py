@@ -72,16 +72,29 @@ def sum_bits(idt: DataType, m_bits: int, b_bits: int) -> int:
     return max(hi.bit_length(), (-lo - 1).bit_length()) + 1
 
 
-def requant_luts(pe: int, nf: int, rom_bits: int, shifted_bits: int, out_bits: int) -> int:
-    """LUTs of hyq_requant, fitted to Yosys (xc7) runs of it.
+def requant_luts(pe: int, nf: int, rom_bits: int, out_bits: int, sum_bits: int, m_bits: int,
+                 part: str | None = None) -> int:
+    """LUTs of hyq_requant, fitted to Yosys runs of it (xc7 and xcup, five configurations in
+    tests/dataflow/test_requant_layer.py, each within 10 %).
 
-    Per lane: the (M, B) ROM of ``rom_bits`` a word (none at one fold; else one LUT6 per bit
-    and 64 words), the clip of the ``shifted_bits`` sum to [0, N] (about one LUT a bit) and
-    the output mux and offset (one a bit); plus the fold counter and the handshake.
+    Per lane: the (M, B) ROM of ``rom_bits`` a word (none at one fold; a few LUTs at up to 4
+    folds, where ABC shares the few distinct 2-input functions; one LUT6 per bit up to 64
+    words; one per bit and 64 words beyond, with MUXF7/8), the clip and offset (two LUTs
+    per output bit plus one); on UltraScale+ also the bias add, which Yosys leaves outside
+    the DSP48E2 (``sum_bits - 2`` LUTs; half that for a one-bit multiplier, a select). Plus
+    the fold counter (two per bit) and the handshake.
     """
-    rom = 0 if nf == 1 else rom_bits * math.ceil(nf / 64)
+    if nf == 1:
+        rom = 0
+    elif nf <= 4:
+        rom = math.ceil(rom_bits / 8)
+    else:
+        rom = rom_bits * math.ceil(nf / 64)
+    lane = rom + 2 * out_bits + 1
+    if dsp_widths(part)[0] == 27:  # DSP48E2 / DSP58
+        lane += (sum_bits - 2) if m_bits > 1 else math.ceil(sum_bits / 2)
     fb = math.ceil(math.log2(nf)) if nf > 1 else 0
-    return pe * (rom + shifted_bits + out_bits) + 2 * fb + 4
+    return pe * lane + 2 * fb + 4
 
 
 class HyqRequant(Thresholding):
@@ -116,9 +129,6 @@ class HyqRequant(Thresholding):
         return sum_bits(self.get_input_datatype(0), self.get_input_datatype(1).bitwidth(),
                         self.get_input_datatype(2).bitwidth())
 
-    def shifted_bits(self) -> int:
-        return max(self.sum_bits() - int(self.get_nodeattr("shift")), 1)
-
     def execute_node(self, context, graph):
         node = self.onnx_node
         x = np.rint(np.asarray(context[node.input[0]], dtype=np.float64)).astype(np.int64)
@@ -132,9 +142,9 @@ class HyqRequant(Thresholding):
         return int(np.prod(self.get_folded_output_shape()[:-1]))
 
     def lut_estimation(self, fpgapart=None):
-        rom_bits = self.get_input_datatype(1).bitwidth() + self.get_input_datatype(2).bitwidth()
-        return requant_luts(self.get_nodeattr("PE"), self.folds(), rom_bits, self.shifted_bits(),
-                            self.get_output_datatype().bitwidth())
+        mb, bb = self.get_input_datatype(1).bitwidth(), self.get_input_datatype(2).bitwidth()
+        return requant_luts(self.get_nodeattr("PE"), self.folds(), mb + bb, self.get_output_datatype().bitwidth(),
+                            self.sum_bits(), mb, fpgapart)
 
     def dsp_estimation(self, fpgapart=None):
         idt = self.get_input_datatype(0)
