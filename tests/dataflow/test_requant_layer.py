@@ -26,7 +26,7 @@ ZU = "xczu9eg-ffvb1156-2-e"
 RTL = "finn.custom_op.fpgadataflow.rtl"
 # (channels, PE, input type, output type, numInputVectors): folds 4 / 16 / 1 / 25 / 256
 CFGS = [(8, 2, "INT12", "INT4", [1, 3, 3]), (16, 1, "UINT10", "UINT8", [1, 2, 2]), (6, 6, "INT20", "UINT3", [1, 4]),
-        (100, 4, "INT16", "INT8", [1, 2, 2]), (256, 1, "INT24", "UINT8", [1, 1])]
+        (100, 4, "INT16", "INT8", [1, 2, 2]), (256, 1, "INT24", "UINT6", [1, 1])]
 
 
 def _table(rng, channels: int, n: int, idt: DataType) -> np.ndarray:
@@ -133,7 +133,7 @@ def test_auto_follows_the_cost_and_never_changes_nothing():
             layer_cost(d["thresholds_cost"], cap, d["threshold_bits"])
         assert (d["choice"] == "requant") == cheaper, d
         assert node.op_type == ("HyqRequant_rtl" if cheaper else "Thresholding_rtl")
-    # 255 steps of a 24-bit input cost far more than a multiply: requantized; 3 steps of 6 lanes do not
+    # 63 steps of a 24-bit input cost far more than a multiply: requantized; 3 steps of 6 lanes do not
     assert rewrite.decisions[4]["choice"] == "requant" and rewrite.decisions[2]["choice"] == "thresholds"
     with pytest.raises(ValueError, match="auto"):
         ThresholdsToRequant("sometimes", PART)
