@@ -37,6 +37,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
         clock_ns=args.clock_ns,
         allow_unmapped=args.allow_unmapped,
         fit=args.fit,
+        requant=args.requant,
     )
     return 0
 
@@ -250,6 +251,9 @@ def _parser() -> argparse.ArgumentParser:
                       help="choose the fastest folding within FRACTION of the part's LUT/BRAM/URAM/DSP "
                            "(default 0.8); writes folding.json next to the report")
     b.add_argument("--clock-ns", type=float, default=10.0, help="clock period (default 10 ns)")
+    b.add_argument("--requant", choices=("auto", "always", "never"), default="auto",
+                   help="threshold tables -> integer requantization where proven exact: auto (where "
+                        "cheaper, default), always, never")
     b.add_argument("--out", type=Path, required=True, help="output folder")
     _add_allow_unmapped(b)
     b.set_defaults(func=_cmd_build)

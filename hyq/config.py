@@ -29,6 +29,7 @@ DEFAULT_FLOW = FLOWS_DIR / "default.yaml"
 
 #: Named step lists of the FINN dataflow build (hyq.dataflow.build resolves the names).
 STEP_SETS = ("estimate", "codegen")
+REQUANT_MODES = ("auto", "always", "never")
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,9 @@ class HardwareConfig:
     standalone_thresholds: bool = True
     # fraction of the part to fill: choose the fastest folding within it (hyq.dataflow.fit)
     fit: float | None = None
+    # threshold tables -> integer requantization: auto (where proven exact and cheaper),
+    # always (wherever proven exact), never (hyq.dataflow.ops.requant)
+    requant: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -237,6 +241,8 @@ def validate(cfg: FlowConfig, where: str = "flow") -> FlowConfig:
         _check_type(f"{where}: hardware.fit", h.fit, (int, float), "a fraction of the part")
         if not 0 < h.fit <= 1:
             raise HyqError(f"{where}: hardware.fit must be in (0, 1], got {h.fit}")
+    if h.requant not in REQUANT_MODES:
+        raise HyqError(f"{where}: hardware.requant must be one of {', '.join(REQUANT_MODES)}, got {h.requant!r}")
     if h.steps not in STEP_SETS:
         raise HyqError(f"{where}: hardware.steps must be one of {', '.join(STEP_SETS)}, got {h.steps!r}")
     return cfg

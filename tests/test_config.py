@@ -30,6 +30,7 @@ def _write(tmp_path, text):
         ("hardware: {steps: bitfile}", "hardware.steps"),
         ("hardware: {fit: 1.5}", "hardware.fit"),
         ("hardware: {fit: yes}", "hardware.fit"),
+        ("hardware: {requant: sometimes}", "hardware.requant"),
         ("hardware: {target_fps: null}", "target_fps or folding"),
         ("train: {epochs: -3}", "train.epochs"),
         ("train: {lr: 0}", "train.lr"),
@@ -67,3 +68,8 @@ def test_checkpoint_turns_on_scaling_and_bias_correction_unless_ptq_is_given(tmp
     own = config.load(_write(tmp_path, "model: {checkpoint: w.pth}\nptq: {method: none}\n"))
     assert own.ptq == config.PtqConfig()
     assert config.load(_write(tmp_path, "train: {epochs: 1}\n")).ptq == config.PtqConfig()
+
+
+def test_hardware_requant_is_read_and_defaults_to_auto(tmp_path):
+    assert config.load(_write(tmp_path, "hardware: {requant: never}")).hardware.requant == "never"
+    assert config.load(_write(tmp_path, "hardware: {fit: 0.8}")).hardware.requant == "auto"

@@ -22,7 +22,8 @@ from qonnx.core.modelwrapper import ModelWrapper
 
 from hyq.dataflow import finn_env, folding_check, parts
 from hyq.dataflow.steps import (step_hyq_convert_layernorm, step_hyq_convert_softmax, step_hyq_convert_tables,
-                                step_hyq_folding, step_hyq_rtl_layers, step_hyq_streamline, step_hyq_table_layouts)
+                                step_hyq_folding, step_hyq_requant, step_hyq_rtl_layers, step_hyq_streamline,
+                                step_hyq_table_layouts)
 from hyq.export import fast_cleanup
 from hyq.errors import HyqError
 from hyq.progress import info
@@ -45,6 +46,7 @@ STEPS: dict[str, list] = {
         "step_apply_folding_config",
         "step_transpose_decomposition",  # Shuffle -> Inner/OuterShuffle layers (no-op without)
         step_hyq_rtl_layers,  # HLS-only layers (non-Versal) -> hyq's RTL layers
+        step_hyq_requant,  # threshold tables -> requantization where proven exact (hardware.requant)
         step_hyq_folding,  # hyq's own layers folded for target_fps too
         "step_minimize_bit_width",
         "step_generate_estimate_reports",
@@ -65,6 +67,7 @@ class BuildSpec:
     folding: str | None = None
     steps: str = "estimate"
     standalone_thresholds: bool = True
+    requant: str = "auto"
 
     def __post_init__(self) -> None:
         if not _PART.match(self.part):
@@ -72,6 +75,8 @@ class BuildSpec:
         parts.capacity(self.part)  # a part neither hyq's table nor finn-plus knows is an error
         if self.steps not in STEPS:
             raise HyqError(f"unknown step list '{self.steps}'; use one of {', '.join(STEPS)}")
+        if self.requant not in ("auto", "always", "never"):
+            raise HyqError(f"unknown requant mode '{self.requant}'; use auto, always or never")
         if not self.clock_ns > 0:
             raise HyqError(f"clock period must be > 0 ns, got {self.clock_ns}")
         if self.target_fps is not None and self.target_fps <= 0:
@@ -110,7 +115,7 @@ def _resolve(step) -> Callable:
 
 def _finn_cfg(spec: BuildSpec, out_dir: Path):
     c = finn_env.finn_config()
-    return c.DataflowBuildConfig(
+    cfg = c.DataflowBuildConfig(
         output_dir=str(out_dir),
         synth_clk_period_ns=float(spec.clock_ns),
         fpga_part=spec.part,
@@ -120,6 +125,8 @@ def _finn_cfg(spec: BuildSpec, out_dir: Path):
         standalone_thresholds=spec.standalone_thresholds,
         save_intermediate_models=True,
     )
+    cfg.hyq_requant = spec.requant  # read by step_hyq_requant (FINN's config has no such field)
+    return cfg
 
 
 def _fingerprint(model_path: Path, spec: BuildSpec) -> str:

@@ -166,3 +166,33 @@ def step_hyq_folding(model: ModelWrapper, cfg) -> ModelWrapper:
     if target is None:
         return model
     return model.transform(FoldHyqLayers(target, cfg.fpga_part))
+
+
+#: where step_hyq_requant records its choice per Thresholding layer (in FINN's report folder)
+REQUANT_REPORT = "hyq_requant.json"
+
+
+def step_hyq_requant(model: ModelWrapper, cfg) -> ModelWrapper:
+    """Threshold tables -> integer requantization (``HyqRequant_rtl``) per ``hardware.requant``.
+
+    Only where :func:`hyq.integer.requant.requant_from_thresholds` proves the table equal
+    to a multiply-add-shift-clip on the layer's whole input range; in ``auto`` mode only
+    where it also costs less on the part (:class:`hyq.dataflow.ops.requant.ThresholdsToRequant`).
+    Runs after the RTL swap (the layer keeps FINN's PE) and before hyq's folding (a folding
+    file's entries for the new layers apply). Each layer's choice and reason go to
+    ``<output_dir>/report/hyq_requant.json``.
+    """
+    import json
+    from pathlib import Path
+
+    from hyq.dataflow.ops.requant import ThresholdsToRequant
+
+    mode = getattr(cfg, "hyq_requant", "auto")
+    rewrite = ThresholdsToRequant(mode, cfg.fpga_part)
+    model = model.transform(rewrite)
+    out = Path(cfg.output_dir) / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / f".{REQUANT_REPORT}.tmp"
+    tmp.write_text(json.dumps({"mode": mode, "layers": rewrite.decisions}, indent=1))
+    tmp.replace(out / REQUANT_REPORT)
+    return model

@@ -94,7 +94,7 @@ def _finish(rep: dict[str, Any], out: Path, qonnx_path: Path, allow_unmapped: bo
 
 def _build_spec(h: config.HardwareConfig) -> BuildSpec:
     return BuildSpec(part=h.part, clock_ns=h.clock_ns, target_fps=h.target_fps, folding=h.folding,
-                     steps=h.steps, standalone_thresholds=h.standalone_thresholds)
+                     steps=h.steps, standalone_thresholds=h.standalone_thresholds, requant=h.requant)
 
 
 def run_flow(config_path: Path | None = None, out_dir: Path | None = None,
@@ -160,7 +160,7 @@ def _fit_or_build(src: Path, spec: BuildSpec, out: Path, fit: float | None):
 
 def build_onnx(model_path: Path, part: str, out_dir: Path, target_fps: int | None = None,
                folding: Path | None = None, clock_ns: float = 10.0, steps: str = "estimate",
-               allow_unmapped: bool = False, fit: float | None = None) -> dict[str, Any]:
+               allow_unmapped: bool = False, fit: float | None = None, requant: str = "auto") -> dict[str, Any]:
     """FINN estimate build of any QONNX model; writes report.json / report.md to ``out_dir``.
 
     Every input is checked before FINN starts; unmapped nodes are an error unless ``allow_unmapped``.
@@ -169,7 +169,7 @@ def build_onnx(model_path: Path, part: str, out_dir: Path, target_fps: int | Non
     model_path = Path(model_path)
     load_checked(model_path)  # one clear error for a missing or corrupt file, before anything else
     spec = BuildSpec(part=part, clock_ns=clock_ns, target_fps=target_fps,
-                     folding=str(folding) if folding else None, steps=steps)
+                     folding=str(folding) if folding else None, steps=steps, requant=requant)
     with outdir.claim(Path(out_dir)) as out:
         return _build_onnx(model_path, spec, out, allow_unmapped, fit)
 

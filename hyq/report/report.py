@@ -112,6 +112,9 @@ def assemble(result: BuildResult, spec: BuildSpec, model_name: str, qonnx_path: 
         "build_seconds": result.seconds,
     }
     report.update(part_fit(spec.part, total))
+    requant = _read(rep_dir / "hyq_requant.json")
+    if requant:  # step_hyq_requant's choice per threshold layer (hyq.dataflow.ops.requant)
+        report["requant"] = requant
     report.update(extra or {})
     return report
 
@@ -218,7 +221,8 @@ def to_markdown(rep: dict[str, Any]) -> str:
         f"| throughput (fps) | {_fmt(rep['throughput_fps'] or 0)} |",
         f"| latency (us) | {(rep['latency_ns'] or 0) / 1000:,.1f} |",
         f"| static storage (bytes) | {_fmt(s['bytes'])} |",
-        f"| - weights / thresholds / other (bits) | {s['weight_bits']:,} / {s['threshold_bits']:,} / {s['other_bits']:,} |",
+        f"| - weights / thresholds / requant / other (bits) | {s['weight_bits']:,} / {s['threshold_bits']:,} / "
+        f"{s.get('requant_bits', 0):,} / {s['other_bits']:,} |",
         f"| FP32 parameters (bytes) | {s['fp32_bytes']:,} |",
         f"| storage vs FP32 | {s['ratio_vs_fp32']:.3f} (weights alone {s['weight_ratio_vs_fp32']:.3f}) |"
         if s.get("ratio_vs_fp32") and s.get("weight_ratio_vs_fp32") else "| storage vs FP32 | n/a |",
@@ -256,7 +260,8 @@ def summary(rep: dict[str, Any]) -> str:
         ("throughput", f"{rep['throughput_fps'] or 0:,.0f} fps"),
         ("latency", f"{(rep['latency_ns'] or 0) / 1000:,.1f} us"),
         ("static storage", f"{s['bytes']:,.0f} B (weights {s['weight_bits'] / 8:,.0f} B, "
-                           f"thresholds {s['threshold_bits'] / 8:,.0f} B, other {s['other_bits'] / 8:,.0f} B)"),
+                           f"thresholds {s['threshold_bits'] / 8:,.0f} B, requant {s.get('requant_bits', 0) / 8:,.0f} B, "
+                           f"other {s['other_bits'] / 8:,.0f} B)"),
         ("vs FP32", f"{s['ratio_vs_fp32']:.3f} of {s['fp32_bytes']:,} B (weights alone {s['weight_ratio_vs_fp32']:.3f})"
          if s.get("ratio_vs_fp32") and s.get("weight_ratio_vs_fp32") else "n/a"),
     ]

@@ -4,6 +4,8 @@ Classes of parameters:
 - weights: the weight matrix of MVAU / VVAU layers, at the layer's ``weightDataType``;
 - thresholds: threshold tables (standalone Thresholding layers, or MVAU/VVAU with
   embedded thresholds), at the annotated width of the table after bit-width minimisation;
+- requant: the per-channel multiplier M and bias B of requantization layers (HyqRequant),
+  each at its annotated width (the shift is a constant of the circuit, not stored);
 - other: every other constant a HW layer stores (e.g. the per-channel scale of an
   ElementwiseMul, FLOAT32 = 32 bits).
 
@@ -22,11 +24,12 @@ _MATRIX_OPS = ("MVAU", "VVAU")
 
 
 def storage_bits(model: ModelWrapper) -> dict[str, int]:
-    """Bits of weights, thresholds and other constants over the HW layers of ``model``."""
+    """Bits of weights, thresholds, requantization parameters and other constants over the HW
+    layers of ``model``."""
     import hyq.dataflow.ops  # noqa: F401 - registers hyq's RTL stand-ins (HyqVVAU_rtl is a VVAU)
     from hyq.dataflow.ops.registry import family
 
-    bits = {"weight_bits": 0, "threshold_bits": 0, "other_bits": 0, "weight_count": 0}
+    bits = {"weight_bits": 0, "threshold_bits": 0, "requant_bits": 0, "other_bits": 0, "weight_count": 0}
     for node in model.graph.node:
         base = family(node.op_type)
         for idx, name in enumerate(node.input):
@@ -40,6 +43,8 @@ def storage_bits(model: ModelWrapper) -> dict[str, int]:
                 bits["weight_count"] += count
             elif (base in _MATRIX_OPS and idx == 2) or (base == "Thresholding" and idx == 1):
                 bits["threshold_bits"] += count * model.get_tensor_datatype(name).bitwidth()
+            elif base == "HyqRequant" and idx in (1, 2):
+                bits["requant_bits"] += count * model.get_tensor_datatype(name).bitwidth()
             else:
                 bits["other_bits"] += count * model.get_tensor_datatype(name).bitwidth()
     return bits
@@ -79,12 +84,13 @@ def fp32_params(qonnx_model: ModelWrapper) -> tuple[int, int]:
 def static_storage(hw_model: ModelWrapper, qonnx_model: ModelWrapper) -> dict[str, float]:
     """The report's ``static_storage`` section."""
     b = storage_bits(hw_model)
-    total_bits = b["weight_bits"] + b["threshold_bits"] + b["other_bits"]
+    total_bits = b["weight_bits"] + b["threshold_bits"] + b["requant_bits"] + b["other_bits"]
     fp32_count, fp32_weights = fp32_params(qonnx_model)
     fp32_bytes = fp32_count * 4
     return {
         "weight_bits": b["weight_bits"],
         "threshold_bits": b["threshold_bits"],
+        "requant_bits": b["requant_bits"],
         "other_bits": b["other_bits"],
         "total_bits": total_bits,
         "bytes": total_bits / 8,

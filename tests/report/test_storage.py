@@ -24,7 +24,7 @@ def _recompute(path):
     ann = {a.tensor_name: {kv.key: kv.value for kv in a.quant_parameter_tensor_names}["finn_datatype"]
            for a in m.graph.quantization_annotation}
     inits = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
-    w = t = o = 0
+    w = t = r = o = 0
     for node in m.graph.node:
         base = node.op_type.split("_")[0].removeprefix("Hyq")  # hyq's RTL stand-ins: HyqVVAU_rtl
         attrs = {a.name: a for a in node.attribute}
@@ -36,18 +36,20 @@ def _recompute(path):
                 w += n * _width(attrs["weightDataType"].s.decode())
             elif (base in ("MVAU", "VVAU") and idx == 2) or (base == "Thresholding" and idx == 1):
                 t += n * _width(ann[name])
+            elif base == "Requant" and idx in (1, 2):  # HyqRequant_rtl: M and B at their annotated widths
+                r += n * _width(ann[name])
             else:
                 o += n * _width(ann.get(name, "FLOAT32"))
-    return w, t, o
+    return w, t, r, o
 
 
 def test_report_storage_equals_recomputation(default_run, default_report):
     steps = default_report["flow"]  # the report is assembled from the last step's model
     final = default_run / "finn" / "intermediate_models" / f"{len(steps) - 1:02d}_{steps[-1]}.onnx"
-    w, t, o = _recompute(final)
+    w, t, r, o = _recompute(final)
     s = default_report["static_storage"]
-    assert (s["weight_bits"], s["threshold_bits"], s["other_bits"]) == (w, t, o)
-    assert s["total_bits"] == w + t + o and s["bytes"] == (w + t + o) / 8
+    assert (s["weight_bits"], s["threshold_bits"], s["requant_bits"], s["other_bits"]) == (w, t, r, o)
+    assert s["total_bits"] == w + t + r + o and s["bytes"] == (w + t + r + o) / 8
     assert w > 0 and t > 0
 
 

@@ -164,7 +164,7 @@ def test_hyq_sim_default_cnn_whole_network_bit_exact(default_codegen, tmp_path):
     bad = [x["name"] for x in rtl if not (x["simulated"] and x["bit_exact"])]
     assert not bad, bad
     for x in rtl:
-        if x["op_type"] in ("MVAU_rtl", "Thresholding_rtl", "FMPadding_rtl", "HyqVVAU_rtl"):
+        if x["op_type"] in ("MVAU_rtl", "Thresholding_rtl", "FMPadding_rtl", "HyqVVAU_rtl", "HyqRequant_rtl"):
             assert x["initiation_interval"] == x["estimate_cycles"], x
     # only the float classifier scale is left to the host
     assert [x["op_type"] for x in sim["layers"] if not x["simulated"]] == ["ElementwiseMul_hls"]
