@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/softmax_hw.py [--n 64 --pe 1] [--in-bits 8 --scale 0.0625]
         [--out-format uint] [--family xc7] [--json out.json] [--cached]
+    .venv/bin/python benchmarks/softmax_hw.py --sweep [--cached] [--json sweep.json]
 
 For each input setting (default: the two of benchmarks/softmax_error.py) every variant is
 synthesised at equal input width, N, PE and output format, twice: as the whole streaming
@@ -51,6 +52,53 @@ def measure(settings, n, pe, out_format, out_bits, family, jobs=2) -> list[dict]
     return rows
 
 
+SWEEP_N = (64, 197, 256)
+SWEEP_PE = (1, 4)
+SWEEP_FORMATS = (("uint", 8), ("log2", 4))
+SWEEP_FAMILIES = ("xc7", "xcup")
+
+
+def _unit_job(args: tuple) -> dict:
+    method, in_bits, scale, n, pe, out_format, out_bits, script = args
+    p = hs.default_params(method, scale, in_bits, out_bits, out_format)
+    res = hs.synthesize(p, n, pe, script=script)
+    return {k: res[k] for k in ("LUT", "FF", "DSP", "CARRY")}
+
+
+def sweep(in_bits: int = 8, scale: float = 0.01, jobs: int = 1):
+    """Whole units over N x PE x output format x family, DSPs allowed and multipliers in
+    LUTs, all three methods; yields one row per (N, PE, format, family, method) as it is
+    measured, with the LUT ratio against I-BERT at the same point."""
+    points = [(n, pe, fmt, bits, fam) for fam in SWEEP_FAMILIES for fmt, bits in SWEEP_FORMATS
+              for n in SWEEP_N for pe in SWEEP_PE]
+    keys = [(m, in_bits, scale, n, pe, fmt, bits, fam + sfx)
+            for n, pe, fmt, bits, fam in points for m in METHODS for sfx in ("", "_nodsp")]
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        results = pool.map(_unit_job, keys)
+        done = {}
+        for key, res in zip(keys, results):
+            done[key] = res
+            m, _ib, _s, n, pe, fmt, bits, script = key
+            if not script.endswith("_nodsp") or m != METHODS[-1]:
+                continue
+            fam = script[: -len("_nodsp")]
+            ib = {sfx: done[("ibert", in_bits, scale, n, pe, fmt, bits, fam + sfx)] for sfx in ("", "_nodsp")}
+            for meth in METHODS:
+                d, nd = (done[(meth, in_bits, scale, n, pe, fmt, bits, fam + sfx)] for sfx in ("", "_nodsp"))
+                yield {"family": fam, "format": f"{fmt}/{bits}", "N": n, "PE": pe, "method": meth,
+                       "LUT": d["LUT"], "FF": d["FF"], "DSP": d["DSP"], "vs ibert": d["LUT"] / ib[""]["LUT"],
+                       "LUT nodsp": nd["LUT"], "FF nodsp": nd["FF"],
+                       "vs ibert nodsp": nd["LUT"] / ib["_nodsp"]["LUT"]}
+
+
+SWEEP_COLS = ("family", "format", "N", "PE", "method", "LUT", "FF", "DSP", "vs ibert", "LUT nodsp",
+              "FF nodsp", "vs ibert nodsp")
+
+
+def _cell(v) -> str:
+    return f"{v:.2f}" if isinstance(v, float) else str(v)
+
+
 def ratios(rows: list[dict]) -> list[dict]:
     """I-BERT / LinMax (and Shiftmax / LinMax) ratios per setting and unit."""
     out = []
@@ -79,7 +127,26 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=2, help="parallel Yosys runs (default 2)")
     ap.add_argument("--json", default=None, help="also write rows and ratios to this file")
     ap.add_argument("--cached", action="store_true", help="reuse cached synthesis results")
+    ap.add_argument("--sweep", action="store_true",
+                    help="N in {64, 197, 256} x PE in {1, 4} x uint/log2 x xc7/xcup, whole units "
+                         "(in_bits 8, scale 0.01 unless given); a Markdown table")
     a = ap.parse_args()
+    if a.sweep:
+        if not a.cached:
+            os.environ["HYQ_CACHE"] = tempfile.mkdtemp(prefix="hyq-bench-")
+        ib, sc = (a.in_bits, a.scale) if a.scale is not None else (8, 0.01)
+        print(f"Whole softmax units, input {ib}-bit, scale {sc:g}; Yosys synth_xilinx, DSPs allowed "
+              "and multipliers in LUTs (nodsp); 'vs ibert' = LUT / I-BERT's LUT at the same point")
+        print("| " + " | ".join(SWEEP_COLS) + " |")
+        print("|" + "---|" * len(SWEEP_COLS), flush=True)
+        rows = []
+        for r in sweep(ib, sc, a.jobs):
+            rows.append(r)
+            print("| " + " | ".join(_cell(r[c]) for c in SWEEP_COLS) + " |", flush=True)
+        if a.json:
+            with open(a.json, "w") as f:
+                json.dump({"rows": rows}, f, indent=1)
+        return
     if (a.in_bits is None) != (a.scale is None):
         ap.error("give --in-bits and --scale together")
     settings = DEFAULT_INPUTS if a.scale is None else ((a.in_bits, a.scale),)

@@ -11,7 +11,9 @@ module hyq_exp_linmax #(
     parameter EXP_BITS = 16
 ) (
     input  wire signed [IN_BITS:0] d,
-    output wire [EXP_BITS-1:0]     e
+    output wire [EXP_BITS-1:0]     e,
+    output wire [EXP_BITS-1:0]     zm,   // e >> (N_STEPS - EXP_SHIFT - q if > 0): z, narrowed
+    output wire [7:0]              qa    // the part of q the left shift absorbs: min(q, LSH)
 );
     localparam UW = IN_BITS;                         // u = -d in [0, 2^IN_BITS - 1]
     localparam U_MAX = (1 << IN_BITS) - 1;
@@ -33,4 +35,11 @@ module hyq_exp_linmax #(
     wire [ZW+LSH-1:0] zs = (zx << LSH) >> RSH;         // z * 2^(N_STEPS - EXP_SHIFT)
     wire [ZW+LSH-1:0] ez = zs >> q;
     assign e = ez[EXP_BITS-1:0];
+    // Mantissa form for the output stage: e = zm << (LSH - qa), so e * recip is the
+    // narrow product zm * recip shifted (hyq_out_uint). zm <= e fits EXP_BITS bits.
+    wire [QW-1:0] qa_w = (q > LSH) ? LSH : q;
+    wire [ZW-1:0] zr = z >> RSH;
+    wire [ZW-1:0] zmw = zr >> (q - qa_w);
+    assign zm = zmw;
+    assign qa = qa_w;
 endmodule

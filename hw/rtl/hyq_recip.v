@@ -1,31 +1,35 @@
-// Sequential restoring divider for the per-row normaliser: quot = floor(NUM / den) with the
-// constant dividend NUM = 2^NUM_POW, one quotient bit per cycle
-// (NUM_POW + 1 cycles after start). den must be non-zero.
+// Sequential non-restoring divider for the per-row normaliser: quot = floor(2^NUM_POW / den),
+// one quotient bit per cycle, for a den known to be >= 2^DEN_MIN_POW (the row sum is at
+// least e_max >= 2^(EXP_BITS-1)). The dividend's only 1 is its top bit, so the first
+// DEN_MIN_POW quotient bits are 0 and the partial remainder is 2^(DEN_MIN_POW-1) after them:
+// the divider starts there and runs the remaining QUOT_BITS = NUM_POW + 1 - DEN_MIN_POW steps.
+// Non-restoring: one add/subtract per step (R = 2R - den if R >= 0 else 2R + den); the
+// quotient bit is R >= 0 afterwards, the same bit a restoring divider produces. quot holds
+// its value from done until the next start. den must be >= 2^DEN_MIN_POW.
 module hyq_recip #(
     parameter DEN_BITS = 24,
     parameter NUM_POW = 32,
-    parameter QUOT_BITS = 33
+    parameter DEN_MIN_POW = 15,
+    parameter QUOT_BITS = NUM_POW + 1 - DEN_MIN_POW
 ) (
-    input  wire                clk,
-    input  wire                rst_n,
-    input  wire                start,
-    input  wire [DEN_BITS-1:0] den,
-    output reg                 busy,
-    output reg                 done,
-    output reg [QUOT_BITS-1:0] quot
+    input  wire                 clk,
+    input  wire                 rst_n,
+    input  wire                 start,
+    input  wire [DEN_BITS-1:0]  den,
+    output reg                  busy,
+    output reg                  done,
+    output reg  [QUOT_BITS-1:0] quot
 );
-    localparam NB = NUM_POW + 1;            // dividend width
-    localparam CW = $clog2(NB + 1);
-    localparam [NB-1:0] ONE = 1;
-    localparam [NB-1:0] NUM = ONE << NUM_POW;
+    localparam RW = DEN_BITS + 2;           // |R| < den, 2R needs one more bit, plus the sign
+    localparam CW = $clog2(QUOT_BITS + 1);
+    localparam [RW-1:0] R0 = {{(RW-1){1'b0}}, 1'b1} << (DEN_MIN_POW - 1);
 
-    reg [NB-1:0]       num_sh;              // dividend bits still to bring down (MSB first)
-    reg [DEN_BITS:0]   rem;
-    reg [NB-1:0]       q;
-    reg [DEN_BITS-1:0] d;
-    reg [CW-1:0]       cnt;
-    wire [DEN_BITS:0]  trial = {rem[DEN_BITS-1:0], num_sh[NB-1]};
-    wire               ge = trial >= {1'b0, d};
+    reg signed [RW-1:0] rem;
+    reg [CW-1:0] cnt;
+    wire signed [RW-1:0] two_r = rem <<< 1;
+    wire signed [RW-1:0] dx = {2'b00, den};
+    wire sub = ~rem[RW-1];                  // one adder: 2R + (den ^ -sub) + sub
+    wire signed [RW-1:0] next = two_r + (dx ^ {RW{sub}}) + {{(RW-1){1'b0}}, sub};
 
     always @(posedge clk) begin
         if (!rst_n) begin
@@ -34,21 +38,16 @@ module hyq_recip #(
         end else begin
             done <= 1'b0;
             if (start && !busy) begin
-                busy   <= 1'b1;
-                num_sh <= NUM;
-                rem    <= 0;
-                q      <= 0;
-                d      <= den;
-                cnt    <= NB[CW-1:0];
+                busy <= 1'b1;
+                rem  <= R0;
+                cnt  <= QUOT_BITS[CW-1:0];
             end else if (busy) begin
-                rem    <= ge ? trial - {1'b0, d} : trial;
-                q      <= {q[NB-2:0], ge};
-                num_sh <= num_sh << 1;
-                cnt    <= cnt - 1'b1;
+                rem  <= next;
+                quot <= {quot[QUOT_BITS-2:0], ~next[RW-1]};
+                cnt  <= cnt - 1'b1;
                 if (cnt == 1) begin
                     busy <= 1'b0;
                     done <= 1'b1;
-                    quot <= {q[NB-2:0], ge};
                 end
             end
         end

@@ -5,7 +5,8 @@
 // Per row, one phase after the other (no overlap between rows):
 //   LOAD  N/PE beats into the row buffer, keeping the running max      (N/PE cycles)
 //   SUM   read the row back, e = exp(x - max), sum += e                 (N/PE + 3 cycles)
-//   DIV   recip = 2^RECIP_SHIFT // sum, restoring divider (uint only)  (RECIP_SHIFT + 3)
+//   DIV   recip = 2^RECIP_SHIFT // sum, non-restoring divider (uint only)
+//         (RECIP_SHIFT - EXP_BITS + 4 cycles: sum >= 2^(EXP_BITS-1) skips leading zeros)
 //   OUT   read the row again, recompute e, emit out(e, recip or sum)   (N/PE + 3 cycles)
 // The read pipeline (buffer -> exp -> output register) advances only when the output
 // register is empty or being taken, so m_axis backpressure stalls it without loss.
@@ -41,6 +42,13 @@ module hyq_softmax_core #(
     localparam RECIP_BITS = (OUT_LOG2 != 0) ? 1 : RECIP_SHIFT - EXP_BITS + 2;
     localparam XW = IN_BITS + 1;                              // lanes widened, signed
     localparam DB = IN_BITS + IN_SHIFT;                       // bits of |d| after the shift
+    // mantissa form of e for the uint output stage: zm (ZMW bits) and qa (QAW bits)
+    localparam LSH = (N_STEPS > EXP_SHIFT) ? N_STEPS - EXP_SHIFT : 0;
+    localparam ZMAX = (METHOD == 0) ? B : (METHOD == 1) ? C : X0;
+    localparam ZW0 = $clog2(ZMAX + 1);
+    localparam ZMW = (ZW0 < EXP_BITS) ? ZW0 : EXP_BITS;
+    localparam QAW = (LSH > 0) ? $clog2(LSH + 1) : 1;
+    localparam MW = ZMW + QAW;
     localparam [1:0] S_LOAD = 2'd0, S_SUM = 2'd1, S_DIV = 2'd2, S_OUT = 2'd3;
 
     reg [1:0] state;
@@ -49,7 +57,7 @@ module hyq_softmax_core #(
     reg v1, v2;
     reg signed [XW-1:0] row_max;
     reg [SUM_BITS-1:0] sum;
-    reg [RECIP_BITS-1:0] recip;
+    wire [RECIP_BITS-1:0] recip;                              // held by the divider
     wire [PE*IN_BITS-1:0] rdata;
 
     // ---- input side: lanes widened to signed XW bits, max over the beat ----
@@ -82,32 +90,37 @@ module hyq_softmax_core #(
     wire [PE*EXP_BITS-1:0] e_comb;
     wire [PE*OUT_BITS-1:0] o_comb;
     reg  [PE*EXP_BITS-1:0] e_reg;
+    wire [PE*MW-1:0] m_comb;
+    reg  [PE*MW-1:0] m_reg;
     genvar g;
     generate
         for (g = 0; g < PE; g = g + 1) begin : lane
             wire signed [XW-1:0] d0 = widen(rdata[g*IN_BITS +: IN_BITS]) - row_max;
             wire signed [DB:0] d = $signed(d0) <<< IN_SHIFT;   // exact: d0 fits XW bits
-            wire [EXP_BITS-1:0] e_lane;
+            wire [EXP_BITS-1:0] e_lane, zm_lane;
+            wire [7:0] qa_lane;
             if (METHOD == 0) begin : linmax
                 hyq_exp_linmax #(.IN_BITS(DB), .X0(X0), .B(B), .C(C), .N_STEPS(N_STEPS),
-                    .EXP_SHIFT(EXP_SHIFT), .EXP_BITS(EXP_BITS)) u_exp (.d(d), .e(e_lane));
+                    .EXP_SHIFT(EXP_SHIFT), .EXP_BITS(EXP_BITS)) u_exp (.d(d), .e(e_lane), .zm(zm_lane), .qa(qa_lane));
             end else if (METHOD == 1) begin : ibert
                 hyq_exp_ibert #(.IN_BITS(DB), .X0(X0), .B(B), .C(C), .N_STEPS(N_STEPS),
-                    .EXP_SHIFT(EXP_SHIFT), .EXP_BITS(EXP_BITS)) u_exp (.d(d), .e(e_lane));
+                    .EXP_SHIFT(EXP_SHIFT), .EXP_BITS(EXP_BITS)) u_exp (.d(d), .e(e_lane), .zm(zm_lane), .qa(qa_lane));
             end else begin : shiftmax
                 hyq_exp_shiftmax #(.IN_BITS(DB), .X0(X0), .B(B), .C(C), .N_STEPS(N_STEPS),
-                    .EXP_SHIFT(EXP_SHIFT), .EXP_BITS(EXP_BITS)) u_exp (.d(d), .e(e_lane));
+                    .EXP_SHIFT(EXP_SHIFT), .EXP_BITS(EXP_BITS)) u_exp (.d(d), .e(e_lane), .zm(zm_lane), .qa(qa_lane));
             end
             assign e_comb[g*EXP_BITS +: EXP_BITS] = e_lane;
+            assign m_comb[g*MW +: MW] = {qa_lane[QAW-1:0], zm_lane[ZMW-1:0]};
 
             wire [OUT_BITS-1:0] o_lane;
             if (OUT_LOG2 != 0) begin : log2
                 hyq_out_log2 #(.EXP_BITS(EXP_BITS), .SUM_BITS(SUM_BITS), .OUT_BITS(OUT_BITS))
                     u_out (.e(e_reg[g*EXP_BITS +: EXP_BITS]), .sum(sum), .code(o_lane));
             end else begin : uint
-                hyq_out_uint #(.EXP_BITS(EXP_BITS), .RECIP_BITS(RECIP_BITS),
+                hyq_out_uint #(.ZMW(ZMW), .QAW(QAW), .LSH(LSH), .RECIP_BITS(RECIP_BITS),
                     .RECIP_SHIFT(RECIP_SHIFT), .OUT_BITS(OUT_BITS))
-                    u_out (.e(e_reg[g*EXP_BITS +: EXP_BITS]), .recip(recip), .out(o_lane));
+                    u_out (.zm(m_reg[g*MW +: ZMW]), .qa(m_reg[g*MW + ZMW +: QAW]), .recip(recip),
+                           .out(o_lane));
             end
             assign o_comb[g*OUT_BITS +: OUT_BITS] = o_lane;
         end
@@ -124,10 +137,12 @@ module hyq_softmax_core #(
     // ---- reciprocal of the row sum (uint output only) ----
     wire div_busy, div_done;
     wire [RECIP_BITS-1:0] div_quot;
+    assign recip = div_quot;
     reg div_start;
     generate
         if (OUT_LOG2 == 0) begin : div
-            hyq_recip #(.DEN_BITS(SUM_BITS), .NUM_POW(RECIP_SHIFT), .QUOT_BITS(RECIP_BITS)) u_recip (
+            hyq_recip #(.DEN_BITS(SUM_BITS), .NUM_POW(RECIP_SHIFT), .DEN_MIN_POW(EXP_BITS - 1),
+                .QUOT_BITS(RECIP_BITS)) u_recip (
                 .clk(ap_clk), .rst_n(ap_rst_n), .start(div_start), .den(sum),
                 .busy(div_busy), .done(div_done), .quot(div_quot));
         end else begin : nodiv
@@ -155,7 +170,8 @@ module hyq_softmax_core #(
                 v2 <= v1;
                 m_axis_tvalid <= v2 && (state == S_OUT);
                 m_axis_tdata <= o_comb;
-                if (v1) e_reg <= e_comb;
+                if (v1 && (state == S_SUM || OUT_LOG2 != 0)) e_reg <= e_comb;
+                if (v1 && state == S_OUT && OUT_LOG2 == 0) m_reg <= m_comb;
                 if (v2 && state == S_SUM) sum <= sum + beat_sum;
             end
             if (issue) begin
@@ -183,10 +199,7 @@ module hyq_softmax_core #(
                         div_start <= 1'b1;
                     end
                 end
-                S_DIV: if (div_done) begin
-                    recip <= div_quot;
-                    state <= S_OUT;
-                end
+                S_DIV: if (div_done) state <= S_OUT;
                 default: if (drained) state <= S_LOAD;   // S_OUT
             endcase
         end

@@ -36,13 +36,15 @@ FIT_SWEEP = [
 
 
 def _rr(p: SoftmaxParams) -> tuple[int, int, int]:
-    """(UW, Q_MAX, QW) of the range reduction, as hw/rtl/hyq_exp_<method>.v computes them."""
-    uw = p.in_bits + (1 if p.method == "shiftmax" else 0)
+    """(UW, Q_MAX, QW) of the range reduction, as hw/rtl/hyq_exp_<method>.v computes them
+    (the exp unit sees d << in_shift, in_bits + in_shift bits wide)."""
+    db = p.in_bits + p.in_shift
+    uw = db + (1 if p.method == "shiftmax" else 0)
     if p.method == "shiftmax":
-        dmin = -(2**p.in_bits - 1)
+        dmin = -(2**db - 1)
         umax = -(dmin + (dmin >> 1) - (dmin >> 4))
     else:
-        umax = 2**p.in_bits - 1
+        umax = 2**db - 1
     q_max = min(p.n, umax // -p.x0)
     return uw, q_max, max(1, q_max.bit_length())
 
@@ -54,20 +56,32 @@ def features(p: SoftmaxParams, n: int, pe: int) -> dict[str, float]:
     sum_bits = p.exp_bits + (math.ceil(math.log2(n)) if n > 1 else 0) + 1
     chain = q_max * uw <= CHAIN_LIMIT
     uint = p.out_format == "uint"
+    lsh = max(0, p.n - p.exp_shift)   # the exp shifter's left shift; the output window mux spans qa
     return {
         "const": 1.0,
-        "lane_in": pe * p.in_bits,
+        "lane_in": pe * (p.in_bits + p.in_shift),
         "rr_chain": pe * q_max * uw if chain else 0.0,
         "rr_div": 0.0 if chain else pe * qw * (uw + qw),
         "shift": pe * w["exp"] * qw,
         "z": pe * w["z"],
         "ibert": pe * w["z"] if p.method == "ibert" else 0.0,
-        "out_uint": pe * (p.recip_shift + 1) if uint else 0.0,
+        "out_uint": pe * (p.out_bits + 2) * max(1, min(q_max, lsh).bit_length()) if uint else 0.0,
         "out_log2": 0.0 if uint else pe * _log2_compare_bits(2**p.out_bits - 1, sum_bits + 2),
         "sum": pe * sum_bits,
-        "div": sum_bits + p.recip_shift if uint else 0.0,
+        "div": sum_bits + 2 + _recip_bits(p) if uint else 0.0,
         "mem": row_buffer(n // pe, pe * p.in_bits)[0],
     }
+
+
+def _recip_bits(p: SoftmaxParams) -> int:
+    """Width of the reciprocal (hw/rtl/hyq_softmax_core.v RECIP_BITS): M - exp_bits + 2."""
+    return p.recip_shift - p.exp_bits + 2
+
+
+def _mantissa_bits(p: SoftmaxParams) -> int:
+    """Width of the exp mantissa zm the uint output multiplies (core's ZMW)."""
+    z_max = {"linmax": p.b, "ibert": p.c}.get(p.method, -p.x0)
+    return min(z_max.bit_length(), p.exp_bits)
 
 
 def _log2_compare_bits(zero_code: int, a_bits: int) -> int:
@@ -107,10 +121,10 @@ def _mult_dsps(a: int, b: int) -> int:
 
 
 def dsp_estimate(p: SoftmaxParams, pe: int) -> int:
-    """DSPs: the uint output multiply e x recip, and I-BERT's rem x (b - rem), per lane."""
+    """DSPs: the uint output multiply zm x recip, and I-BERT's rem x (b - rem), per lane."""
     dsp = 0
     if p.out_format == "uint":
-        dsp += _mult_dsps(p.exp_bits, p.recip_shift - p.exp_bits + 2)
+        dsp += _mult_dsps(_mantissa_bits(p), _recip_bits(p))
     if p.method == "ibert":
         rw = max(1, (-p.x0 - 1).bit_length())
         dsp += _mult_dsps(rw, p.b.bit_length())

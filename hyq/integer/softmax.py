@@ -43,8 +43,10 @@ Integer steps (per row of N elements; B = in_bits, k = out_bits, floor everywher
    e_max = floor(z(r=0) * 2^(n - s)) in [2^(exp_bits - 1), 2^exp_bits).
 7. ``sum = sum(e)`` over the row                       sum in [e_max, N * e_max]
 8a. uint: ``recip = 2^M // sum`` (one division per row), then per element
-    ``out = min((e * recip + 2^(M - k - 1)) >> (M - k), 2^k - 1)``, M = exp_bits + k + 8.
-    The reciprocal's floor costs less than e_max / 2^(M - k) <= 2^-8 of an output step; the
+    ``out = min((e * recip + 2^(M - k - 1)) >> (M - k), 2^k - 1)``, M = exp_bits + k + g with
+    g = ``RECIP_GUARD_BITS`` = 3. The reciprocal's floor costs less than e_max / 2^(M - k) <= 2^-g
+    of an output step (g = 3 rather than 8 narrows the reciprocal and the product by 5 bits; it
+    moves at most one output step on < 1 % of outputs, see ``hyq softmax-report``); the
     half-step added before the shift rounds to nearest instead of flooring (the notes'
     floor biases every probability down by up to one step) at the cost of one constant.
 8b. log2: ``u = (2 * sum + e) // (2 * e)`` (round(sum / e), half up; e = 0 gives the zero
@@ -66,7 +68,7 @@ p_min = d_min + (d_min >> 1) - (d_min >> 4), d_min = -(2^B - 1) * 2^k; q: bl(q_m
 r: bl(|x0| - 1) + 1 signed; z: bl(z_max), z_max = b (linmax), c (ibert), -x0 (shiftmax);
 ibert's r + b: bl(b) and its product r * (r + b): bl(|x0| - 1) + bl(b) + 1 signed;
 e: exp_bits; sum: bl(N * e_max), i.e. exp_bits + ceil(log2 N);
-uint: recip: bl(2^M // e_max) (k + 9 bits), e * recip: M + 1, out: k;
+uint: recip: bl(2^M // e_max) (k + g + 1 bits), e * recip: M + 1, out: k;
 log2: 2 * sum + e: bl(N * e_max) + 2, u: bl(N * e_max), code: k.
 ``SoftmaxParams.widths(N)`` returns these numbers for a given row length.
 """
@@ -83,7 +85,7 @@ OUT_FORMATS = ("uint", "log2")
 DEFAULT_OUT_BITS = {"uint": 8, "log2": 4}
 MAX_LOG2_BITS = 5  # decoded log2 values need 2^k - 2 fractional bits; 5 -> 30 bits
 EXP_BITS = 16
-RECIP_GUARD_BITS = 8
+RECIP_GUARD_BITS = 3  # recip floor error < 2^-3 output step; hyq softmax-report measures it
 MAX_WIDTH = 62  # every intermediate must fit a signed 64-bit integer
 
 LN2 = 0.6931

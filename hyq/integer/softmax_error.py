@@ -8,9 +8,14 @@ of every intermediate. Used by ``hyq softmax-report`` and ``benchmarks/softmax_e
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
-from hyq.integer.softmax import METHODS, decode_log2, softmax_params, softmax_with_params
+from hyq.integer.softmax import (METHODS, RECIP_GUARD_BITS, decode_log2, softmax_params,
+                                 softmax_with_params)
+
+WIDE_GUARD_BITS = 8  # the reciprocal's guard bits before issue 18 narrowed them
 
 DEFAULT_OUTPUTS = (("uint", 4), ("uint", 8), ("uint", 12), ("log2", 4))
 # Same real logit range (about +-8), two resolutions: 8-bit scores, where the range
@@ -88,6 +93,38 @@ def width_table(scale: float = 1 / 16, in_bits: int = 8, row_len: int = 197, out
     return out
 
 
+def guard_table(scale: float = 1 / 16, in_bits: int = 8, outputs=DEFAULT_OUTPUTS, methods=METHODS,
+                seed: int = 0) -> list[dict]:
+    """The narrow reciprocal's cost in accuracy: uint outputs with RECIP_GUARD_BITS guard bits
+    against the same unit with WIDE_GUARD_BITS, over all row sets together: the share of outputs
+    that move, the largest move (in output steps), and max / mean error vs float softmax of both.
+    """
+    rows = []
+    sets = row_sets(in_bits, scale, seed)
+    for method in methods:
+        for out_format, out_bits in outputs:
+            if out_format != "uint":
+                continue
+            p = softmax_params(scale, method, out_bits, out_format, in_bits)
+            wide = dataclasses.replace(p, recip_shift=p.recip_shift - RECIP_GUARD_BITS + WIDE_GUARD_BITS)
+            moved = total = biggest = 0
+            err = {"narrow": [], "wide": []}
+            for x in sets.values():
+                ref = float_softmax(x, scale)
+                y = {"narrow": softmax_with_params(x, p), "wide": softmax_with_params(x, wide)}
+                moved += int((y["narrow"] != y["wide"]).sum())
+                total += y["wide"].size
+                biggest = max(biggest, int(np.abs(y["narrow"] - y["wide"]).max()))
+                for k, v in y.items():
+                    err[k].append(np.abs(v * p.out_scale - ref).ravel())
+            e = {k: np.concatenate(v) for k, v in err.items()}
+            rows.append({"method": method, "bits": out_bits, "guard": f"{RECIP_GUARD_BITS} vs {WIDE_GUARD_BITS}",
+                         "moved %": 100.0 * moved / total, "max move": biggest,
+                         "max_err": float(e["narrow"].max()), "max_err wide": float(e["wide"].max()),
+                         "mean_err": float(e["narrow"].mean()), "mean_err wide": float(e["wide"].mean())})
+    return rows
+
+
 def format_table(rows: list[dict], floats: str = "{:.4f}") -> str:
     """Plain-text table with one column per key (keys of all rows, in first-seen order)."""
     keys = list(dict.fromkeys(k for r in rows for k in r))
@@ -108,6 +145,9 @@ def report(inputs=DEFAULT_INPUTS, row_len: int = 197, seed: int = 0, outputs=DEF
             format_table(error_table(scale, in_bits, outputs, seed=seed)),
             f"intermediate bit-widths (N={row_len}) and scale-derived constants, input {in_bits}-bit, scale {scale:g}",
             format_table(width_table(scale, in_bits, row_len, outputs)),
+            f"narrow reciprocal: {RECIP_GUARD_BITS} guard bits vs {WIDE_GUARD_BITS}, all row sets, "
+            f"input {in_bits}-bit, scale {scale:g}",
+            format_table(guard_table(scale, in_bits, outputs, seed=seed), floats="{:.5f}"),
         ]
     return "\n\n".join(parts)
 

@@ -61,9 +61,10 @@ def verilog_params(p: SoftmaxParams, n: int, pe: int = 1, in_signed: bool = True
 
 def cycles_per_row(n: int, pe: int, p: SoftmaxParams) -> int:
     """Cycles one row takes without stalls: LOAD, SUM and OUT take n/pe cycles each plus 6 of
-    pipeline fill and phase changes, DIV (uint only) M + 3; rows do not overlap."""
+    pipeline fill and phase changes, DIV (uint only) one per reciprocal bit, M - exp_bits + 2,
+    plus 2; rows do not overlap."""
     nw = n // pe
-    div = p.recip_shift + 3 if p.out_format == "uint" else 0
+    div = p.recip_shift - p.exp_bits + 4 if p.out_format == "uint" else 0
     return 3 * nw + 6 + div
 
 

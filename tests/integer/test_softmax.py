@@ -135,7 +135,26 @@ def test_params_follow_formulas():
     assert sh.x0 == math.floor(-1 / s) and sh.n == 15
     for p in (lin, ib, sh):
         assert 2 ** (p.exp_bits - 1) <= p.exp_max < 2**p.exp_bits
-        assert p.recip_shift == p.exp_bits + p.out_bits + 8
+        assert p.recip_shift == p.exp_bits + p.out_bits + 3   # RECIP_GUARD_BITS = 3
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_narrow_reciprocal_stays_within_a_quarter_step(method):
+    """With 3 guard bits the floored reciprocal moves an output by less than 2^-3 of a step
+    before rounding: |out - e * 2^k / sum| <= 1/2 + 1/8 (clamp aside), the bound the
+    module docstring states for RECIP_GUARD_BITS."""
+    from hyq.integer.softmax import RECIP_GUARD_BITS, exp_int
+    rng = np.random.default_rng(7)
+    x = rng.integers(-128, 128, (64, 197))
+    x[:4] = 0   # all equal: e = sum / N
+    x[4:8, 1:] = -128   # one dominant: out rounds against the clamp
+    for scale in (1 / 16, 0.01):
+        p = softmax_params(scale, method)
+        out = softmax_with_params(x, p)
+        e = exp_int(x, p)
+        exact = e * 2.0**p.out_bits / e.sum(-1, keepdims=True)
+        dev = np.abs(out - np.minimum(exact, 2**p.out_bits - 1))
+        assert dev.max() <= 0.5 + 2.0**-RECIP_GUARD_BITS + 1e-9
 
 
 @pytest.mark.parametrize("method", METHODS)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from hyq.cli import main
-from hyq.integer.softmax_error import error_table, measure, row_sets, width_table
+from hyq.integer.softmax_error import error_table, guard_table, measure, row_sets, width_table
 
 FINE = (16, 2.0**-12)  # 16-bit scores: x0 and b are exact to 0.03 %, the exp approximation shows
 
@@ -59,7 +59,18 @@ def test_cli_softmax_report_prints_the_tables(capsys):
     assert main(["softmax-report", "--in-bits", "8", "--scale", "0.0625"]) == 0
     out = capsys.readouterr().out
     assert "max_err" in out and "rowsum_dev" in out and "e_times_recip" in out
+    assert "narrow reciprocal" in out and "moved %" in out
     for method in ("linmax", "ibert", "shiftmax"):
         assert method in out
     assert main(["softmax-report", "--in-bits", "8", "--scale", "0"]) == 2
     assert "scale must be a positive" in capsys.readouterr().err
+
+
+def test_guard_table_bounds_the_narrow_reciprocal():
+    """The accuracy argument for RECIP_GUARD_BITS: against 8 guard bits, under 1 % of the uint
+    outputs move, by one step at most, and the mean error vs float softmax barely changes."""
+    rows = guard_table(1 / 16, 8, outputs=(("uint", 8), ("log2", 4)))
+    assert {r["method"] for r in rows} == {"linmax", "ibert", "shiftmax"} and {r["bits"] for r in rows} == {8}
+    for r in rows:
+        assert 0 < r["moved %"] < 1 and r["max move"] == 1
+        assert abs(r["mean_err"] - r["mean_err wide"]) < 0.02 * r["mean_err wide"]
