@@ -46,7 +46,7 @@ def test_streamlining_that_cannot_finish_names_the_nodes(tmp_path):
     out = tmp_path / "o"
     t0 = time.perf_counter()
     proc = hyq("build", str(model), "--part", PART, "--out", str(out), timeout=600)
-    assert time.perf_counter() - t0 < 300
+    assert time.perf_counter() - t0 < 480  # the cycle is found in round 2; the rest is start-up and step 1
     _one_line_error(proc, "FINN step step_hyq_streamline", "makes no progress", "undo each other",
                     "MoveScalarLinearPastInvariants", "MoveTransposePastEltwise", "Mul_0 (Mul)",
                     "Transpose_0 (Transpose)", "quantize or change the layers around them")

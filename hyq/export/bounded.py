@@ -122,6 +122,20 @@ class _Loop:
                 "layers around them (or raise HYQ_MAX_PASS_ROUNDS if the graph is merely large)")
 
 
+def _repeat(transformation, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
+    """Apply ``transformation`` until it reports no change, bounded; returns (model, changed at all)."""
+    loop = _Loop(type(transformation).__name__, model)
+    while True:
+        before = _signatures(model)
+        with loop.round():
+            model, changed = transformation.apply(model)
+            if changed and not isinstance(transformation, ComposedTransformation):
+                _record(loop.what, before, model)  # a composition's members record themselves
+        if not changed:
+            return model, loop.rounds > 0
+        loop.changed(model)
+
+
 def _transform(self, transformation, make_deepcopy=True, cleanup=True, apply_to_subgraphs=False,
                use_preorder_traversal=True):
     """``ModelWrapper.transform`` with its repeat-until-unchanged loop bounded (same arguments)."""
@@ -132,16 +146,7 @@ def _transform(self, transformation, make_deepcopy=True, cleanup=True, apply_to_
         model, _ = DoubleToSingleFloat().apply(model)
     if apply_to_subgraphs and not use_preorder_traversal:
         model.transform_subgraphs(transformation, make_deepcopy, cleanup, apply_to_subgraphs, use_preorder_traversal)
-    loop = _Loop(type(transformation).__name__, model)
-    while True:
-        before = _signatures(model)
-        with loop.round():
-            model, changed = transformation.apply(model)
-            if changed and not isinstance(transformation, ComposedTransformation):
-                _record(loop.what, before, model)
-        if not changed:
-            break
-        loop.changed(model)
+    model, _ = _repeat(transformation, model)
     if cleanup:
         model.cleanup()
     if apply_to_subgraphs and use_preorder_traversal:
@@ -159,17 +164,8 @@ def _composed_apply(self, model):
     graph_modified = False
     for transformation in self.transformations:
         model = copy.deepcopy(model)
-        loop = _Loop(type(transformation).__name__, model)
-        while True:
-            before = _signatures(model)
-            with loop.round():
-                model, changed = transformation.apply(model)
-                if changed and not isinstance(transformation, ComposedTransformation):
-                    _record(loop.what, before, model)
-            if not changed:
-                break
-            graph_modified = True
-            loop.changed(model)
+        model, changed = _repeat(transformation, model)
+        graph_modified = graph_modified or changed
         model.cleanup()
         model = model.transform(RemoveIdentityOps())
         model = model.transform(GiveUniqueNodeNames())
