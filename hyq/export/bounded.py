@@ -77,8 +77,6 @@ def _journals() -> list[list[tuple[str, list[tuple[str, str]]]]]:
 
 def _record(rewrite: str, before: dict, after: ModelWrapper) -> None:
     """Note in every enclosing loop's round which nodes ``rewrite`` just changed."""
-    if rewrite in _BOOKKEEPING:
-        return
     changed = [v for k, v in _signatures(after).items() if k not in before]
     for journal in _journals():
         journal.append((rewrite, changed))
@@ -89,7 +87,7 @@ class _Loop:
 
     def __init__(self, what: str, model: ModelWrapper):
         self.what, self.limit, self.rounds = what, max_rounds(model), 0
-        self.seen = {_digest(model)}
+        self.seen: set[bytes] = set()  # graphs after each changing round (a cycle shows one round later)
         self.journal: list[tuple[str, list[tuple[str, str]]]] = []
 
     @contextlib.contextmanager
@@ -125,12 +123,13 @@ class _Loop:
 def _repeat(transformation, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
     """Apply ``transformation`` until it reports no change, bounded; returns (model, changed at all)."""
     loop = _Loop(type(transformation).__name__, model)
+    culprit = loop.what not in _BOOKKEEPING and not isinstance(transformation, ComposedTransformation)
     while True:
-        before = _signatures(model)
+        before = _signatures(model) if culprit else None  # a composition's members record themselves
         with loop.round():
             model, changed = transformation.apply(model)
-            if changed and not isinstance(transformation, ComposedTransformation):
-                _record(loop.what, before, model)  # a composition's members record themselves
+            if changed and culprit:
+                _record(loop.what, before, model)
         if not changed:
             return model, loop.rounds > 0
         loop.changed(model)
