@@ -174,3 +174,30 @@ def test_sim_inputs_checked_against_the_model(default_run_copy, tmp_path):
     junk.write_text("not numpy")
     _one_line_error(hyq("sim", str(default_run_copy), "--inputs", str(junk)), "not a NumPy .npy file")
     assert "rtlsim" not in json.loads((default_run_copy / "report.json").read_text())
+
+
+def test_two_real_builds_into_one_folder(tmp_path):
+    """Two real ``hyq build`` processes: the second is refused while the first is inside a
+    FINN step (paused there with SIGSTOP, so the order does not depend on timing), and the
+    first then finishes normally."""
+    model = _export(tmp_path, "mlp.onnx")
+    out = tmp_path / "o"
+    args = [sys.executable, "-m", "hyq.cli", "build", str(model), "--part", PART, "--out", str(out)]
+    first = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             env=os.environ.copy())
+    try:
+        seen = []
+        for line in first.stdout:
+            seen.append(line)
+            if "FINN step 1/" in line:
+                first.send_signal(signal.SIGSTOP)
+                break
+        assert (out / outdir.LOCK_NAME).read_text().strip() == str(first.pid), "".join(seen)
+        second = hyq("build", str(model), "--part", PART, "--out", str(out))
+        _one_line_error(second, str(out), "in use by another hyq process", f"pid {first.pid}", "--out")
+        assert first.poll() is None and not (out / "report.json").exists()
+    finally:
+        first.send_signal(signal.SIGCONT)
+    rest, _ = first.communicate(timeout=900)
+    assert first.returncode == 0, rest[-2000:]
+    assert json.loads((out / "report.json").read_text())["complete"] is True

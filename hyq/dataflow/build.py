@@ -24,7 +24,7 @@ from hyq.dataflow import finn_env, folding_check, parts
 from hyq.dataflow.steps import (step_hyq_convert_layernorm, step_hyq_convert_softmax, step_hyq_convert_tables,
                                 step_hyq_folding, step_hyq_requant, step_hyq_rtl_layers, step_hyq_streamline,
                                 step_hyq_table_layouts)
-from hyq.export import fast_cleanup
+from hyq.export import bounded, fast_cleanup
 from hyq.errors import HyqError
 from hyq.progress import info
 
@@ -160,10 +160,11 @@ def _save_atomic(model: ModelWrapper, path: Path) -> None:
 def build(model_path: Path, spec: BuildSpec, out_dir: Path) -> BuildResult:
     """Run the FINN dataflow steps of ``spec`` on the QONNX model at ``model_path``.
 
-    qonnx's linear-time passes (streamlining large graphs is quadratic without them) and
+    qonnx's linear-time passes (streamlining large graphs is quadratic without them), bounded
+    fixed-point loops (a rewrite that never converges fails, :mod:`hyq.export.bounded`) and
     FINN's settings (generated code under ``out_dir/finn_gen``) hold for this build only.
     """
-    with fast_cleanup.fast_passes(), finn_env.build_settings(Path(out_dir).resolve() / "finn_gen"):
+    with fast_cleanup.fast_passes(), bounded.bounded_passes(), finn_env.build_settings(Path(out_dir).resolve() / "finn_gen"):
         return _build(model_path, spec, out_dir)
 
 
@@ -206,6 +207,8 @@ def _build(model_path: Path, spec: BuildSpec, out_dir: Path) -> BuildResult:
             with open(log_path, "a") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
                 print(f"=== {name}")
                 model = _resolve(step)(model, cfg)
+        except bounded.NoProgress as exc:
+            raise bounded.NoProgress(f"FINN step {name}: {exc}; FINN's log: {log_path}") from None
         except HyqError:
             raise
         except Exception as exc:

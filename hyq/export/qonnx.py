@@ -26,10 +26,11 @@ def export(model: nn.Module, sample: torch.Tensor, path: Path, input_scale: floa
     """
     from brevitas.export import export_qonnx
 
-    from hyq.export import fast_cleanup
+    from hyq.export import bounded, fast_cleanup
     from hyq.export.tables import InferTableActivation
 
-    with fast_cleanup.fast_passes():  # qonnx's cleanup is quadratic in the node count without them
+    # qonnx's cleanup is quadratic in the node count without the fast passes; no loop may spin
+    with fast_cleanup.fast_passes(), bounded.bounded_passes():
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".raw.onnx")

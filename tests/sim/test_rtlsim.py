@@ -234,3 +234,38 @@ def test_hyq_sim_hybrid_tiny_whole_network_bit_exact(hybrid_codegen):
     net = sim["network"]
     assert sim["bit_exact"] and net["accelerator_mismatches"] == 0 and net["argmax_equal"]
     assert net["initiation_interval"] == pytest.approx(sim["estimate_cycles"]["max_cycles"], rel=0.05)
+
+
+@pytest.mark.slow
+def test_sim_killed_at_a_random_point_resumes(mlp_build, tmp_path):
+    """``hyq sim`` killed (SIGKILL) while it compiles or simulates: the report stays without
+    ``rtlsim``, a simulator build cut short is never taken as built; a rerun simulates and records it."""
+    import os
+    import random
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    build = tmp_path / "build"
+    shutil.copytree(mlp_build, build)
+    np.save(tmp_path / "x.npy", np.random.default_rng(2).integers(0, 256, size=(2, 1, 8, 8)).astype(np.float32))
+    at = random.Random(os.environ.get("HYQ_FAULT_SEED", "17")).choice(["simulation graph:", "layer by layer:"])
+    env = {**os.environ, "HYQ_CACHE": str(tmp_path / "cache")}  # no compiled simulator cached yet
+    args = [sys.executable, "-m", "hyq.cli", "sim", str(build), "--inputs", str(tmp_path / "x.npy")]
+    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if at in line:
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait(timeout=900)
+    assert proc.returncode == -signal.SIGKILL, "".join(seen)[-2000:]
+    assert "rtlsim" not in json.loads((build / "report.json").read_text())
+    for d in (tmp_path / "cache" / "verilator").glob("*"):  # a killed build stays in its temporary folder
+        assert "." in d.name or (d / "sim").is_file()
+    again = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, env=env, timeout=1800)
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
+    assert json.loads((build / "report.json").read_text())["rtlsim"]["bit_exact"] is True
