@@ -35,6 +35,7 @@ from finn.custom_op.fpgadataflow.hwcustomop import HWCustomOp  # noqa: E402
 from hyq.dataflow.ops.registry import register  # noqa: E402
 from hyq.dataflow.ops.rtl import HyqRTLBackend  # noqa: E402
 from hyq.tools import softmax as _eda  # noqa: E402
+from hyq.costs import multiplier  # noqa: E402
 from hyq.costs import softmax_cost as _cost  # noqa: E402
 from hyq.integer.softmax import METHODS, OUT_FORMATS, SoftmaxParams, softmax_with_params  # noqa: E402
 
@@ -135,7 +136,7 @@ class HyqSoftmax(HWCustomOp):
         return _cost.lut_estimate(self.params(), self.row_len(), self.get_nodeattr("SIMD"))
 
     def dsp_estimation(self, fpgapart=None):
-        return _cost.dsp_estimate(self.params(), self.get_nodeattr("SIMD"))
+        return _cost.dsp_estimate(self.params(), self.get_nodeattr("SIMD"), multiplier.family(fpgapart))
 
     def bram_estimation(self, fpgapart=None):
         return _cost.bram_estimate(self.params(), self.row_len(), self.get_nodeattr("SIMD"))
