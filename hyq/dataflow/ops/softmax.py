@@ -33,6 +33,7 @@ _finn_steps()
 from finn.custom_op.fpgadataflow.hwcustomop import HWCustomOp  # noqa: E402
 
 from hyq.dataflow.ops.registry import register  # noqa: E402
+from hyq.dataflow.ops.last_axis import LastAxisFolded  # noqa: E402
 from hyq.dataflow.ops.rtl import HyqRTLBackend  # noqa: E402
 from hyq.tools import softmax as _eda  # noqa: E402
 from hyq.costs import multiplier  # noqa: E402
@@ -42,7 +43,7 @@ from hyq.integer.softmax import SoftmaxParams, softmax_with_params  # noqa: E402
 
 
 
-class HyqSoftmax(HWCustomOp):
+class HyqSoftmax(LastAxisFolded, HWCustomOp):
     """Integer softmax over the last axis (rows of N), SIMD elements per cycle."""
 
     def get_nodeattr_types(self):
@@ -67,42 +68,11 @@ class HyqSoftmax(HWCustomOp):
     def n_rows(self) -> int:
         return int(np.prod(self.get_normal_input_shape()[:-1]))
 
-    # ---- shapes and types ----
-    def get_normal_input_shape(self, ind=0):
-        return tuple(self.get_nodeattr("ifm_dim"))
-
-    def get_normal_output_shape(self, ind=0):
-        return self.get_normal_input_shape()
-
-    def get_folded_input_shape(self, ind=0):
-        shape = list(self.get_normal_input_shape())
-        simd = self.get_nodeattr("SIMD")
-        if shape[-1] % simd:
-            raise ValueError(f"{self.onnx_node.name}: SIMD={simd} must divide the row length {shape[-1]}")
-        return tuple(shape[:-1] + [shape[-1] // simd, simd])
-
-    def get_folded_output_shape(self, ind=0):
-        return self.get_folded_input_shape()
-
-    def get_input_datatype(self, ind=0):
-        return DataType[self.get_nodeattr("input_data_type")]
+    # ---- shapes and types (the rest: LastAxisFolded) ----
+    FOLD_ATTR, LAST_AXIS = "SIMD", "the row length"
 
     def get_output_datatype(self, ind=0):
         return DataType[f"UINT{self.get_nodeattr('out_bits')}"]
-
-    def get_instream_width(self, ind=0):
-        return self.get_input_datatype().bitwidth() * self.get_nodeattr("SIMD")
-
-    def get_outstream_width(self, ind=0):
-        return self.get_output_datatype().bitwidth() * self.get_nodeattr("SIMD")
-
-    def get_number_output_values(self):
-        return int(np.prod(self.get_folded_output_shape()[:-1]))
-
-    def infer_node_datatype(self, model):
-        node = self.onnx_node
-        self.set_nodeattr("input_data_type", model.get_tensor_datatype(node.input[0]).name)
-        model.set_tensor_datatype(node.output[0], self.get_output_datatype())
 
     def verify_node(self):
         info = []
