@@ -12,7 +12,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from hyq.config import PTQ_METHODS
+from hyq.config import PTQ_METHODS, REQUANT_MODES, HardwareConfig
 from hyq.errors import HyqError
 
 EXIT_USAGE = 2
@@ -211,11 +211,13 @@ def _explore(args: argparse.Namespace) -> int:
 
 def _add_softmax_args(q: argparse.ArgumentParser) -> None:
     """The arguments of hyq.integer.softmax.softmax_params, shared by sim and synth."""
-    q.add_argument("--method", required=True, choices=("linmax", "ibert", "shiftmax"))
+    from hyq.integer.softmax import METHODS, OUT_FORMATS
+
+    q.add_argument("--method", required=True, choices=METHODS)
     q.add_argument("--scale", type=float, default=0.01, help="input scale S (default 0.01)")
     q.add_argument("--in-bits", type=int, default=8, help="input bit-width (default 8)")
     q.add_argument("--out-bits", type=int, default=None, help="output bits (default 8 uint, 4 log2)")
-    q.add_argument("--out-format", choices=("uint", "log2"), default="uint")
+    q.add_argument("--out-format", choices=OUT_FORMATS, default=OUT_FORMATS[0])
     q.add_argument("--pe", type=int, default=1, help="elements per cycle (divides the row length)")
 
 
@@ -250,8 +252,9 @@ def _parser() -> argparse.ArgumentParser:
     fold.add_argument("--fit", type=float, nargs="?", const=0.8, default=None, metavar="FRACTION",
                       help="choose the fastest folding within FRACTION of the part's LUT/BRAM/URAM/DSP "
                            "(default 0.8); writes folding.json next to the report")
-    b.add_argument("--clock-ns", type=float, default=10.0, help="clock period (default 10 ns)")
-    b.add_argument("--requant", choices=("auto", "always", "never"), default="auto",
+    b.add_argument("--clock-ns", type=float, default=HardwareConfig.clock_ns,
+                   help=f"clock period (default {HardwareConfig.clock_ns:g} ns)")
+    b.add_argument("--requant", choices=REQUANT_MODES, default=HardwareConfig.requant,
                    help="threshold tables -> integer requantization where proven exact: auto (where "
                         "cheaper, default), always, never")
     b.add_argument("--out", type=Path, required=True, help="output folder")

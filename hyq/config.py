@@ -27,8 +27,9 @@ from hyq.resources import FLOWS_DIR
 
 DEFAULT_FLOW = FLOWS_DIR / "default.yaml"
 
-#: Named step lists of the FINN dataflow build (hyq.dataflow.build resolves the names).
-STEP_SETS = ("estimate", "codegen")
+#: Named step lists of the FINN dataflow build (``hardware.steps``), each as the finn-plus
+#: steps it runs after hyq.dataflow.build's estimate steps; the build derives its lists from this.
+STEP_SETS: dict[str, tuple[str, ...]] = {"estimate": (), "codegen": ("step_hw_codegen",)}
 REQUANT_MODES = ("auto", "always", "never")
 
 
@@ -96,6 +97,9 @@ CHECKPOINT_PTQ = PtqConfig(method="qads", bias_correction=True)
 
 @dataclass(frozen=True)
 class HardwareConfig:
+    """The ``hardware`` section; its defaults are hyq's hardware defaults everywhere (BuildSpec,
+    ``hyq build``), written only here."""
+
     part: str = "xc7z020clg400-1"
     clock_ns: float = 10.0
     target_fps: int | None = 10000

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hyq.costs import multiplier
 from hyq.integer.softmax import SoftmaxParams, softmax_params
 
 COEF_FILE = Path(__file__).with_name("softmax_cost.json")
@@ -111,23 +112,15 @@ def row_buffer(depth: int, width: int) -> tuple[int, int]:
     return lut, 0
 
 
-def _mult_dsps(a: int, b: int) -> int:
-    """DSP48E1s Yosys' synth_xilinx spends on an a x b multiplier (mul2dsp: 25 x 18 tiles,
-    only when both operands have >= 2 bits and the product >= 9 bits; else LUTs)."""
-    a, b = max(a, b), min(a, b)
-    if b < 2 or a + b < 9:
-        return 0
-    return math.ceil(a / 25) * math.ceil(b / 18)
-
-
-def dsp_estimate(p: SoftmaxParams, pe: int) -> int:
-    """DSPs: the uint output multiply zm x recip, and I-BERT's rem x (b - rem), per lane."""
+def dsp_estimate(p: SoftmaxParams, pe: int, fam: str = "xc7") -> int:
+    """DSPs: the uint output multiply zm x recip, and I-BERT's rem x (b - rem), per lane
+    (:func:`hyq.costs.multiplier.dsp_tiles` on family ``fam``)."""
     dsp = 0
     if p.out_format == "uint":
-        dsp += _mult_dsps(_mantissa_bits(p), _recip_bits(p))
+        dsp += multiplier.dsp_tiles(_mantissa_bits(p), _recip_bits(p), fam)
     if p.method == "ibert":
         rw = max(1, (-p.x0 - 1).bit_length())
-        dsp += _mult_dsps(rw, p.b.bit_length())
+        dsp += multiplier.dsp_tiles(rw, p.b.bit_length(), fam)
     return pe * dsp
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from qonnx.core.modelwrapper import ModelWrapper
 
+from hyq.config import STEP_SETS, HardwareConfig
 from hyq.dataflow import finn_env, folding_check, parts
 from hyq.dataflow.steps import (step_hyq_convert_layernorm, step_hyq_convert_softmax, step_hyq_convert_tables,
                                 step_hyq_folding, step_hyq_requant, step_hyq_rtl_layers, step_hyq_streamline,
@@ -28,7 +29,8 @@ from hyq.export import bounded, fast_cleanup
 from hyq.errors import HyqError
 from hyq.progress import info
 
-#: The step lists by name (hardware.steps in a flow file). Strings are finn-plus steps.
+#: The step lists by name (hardware.steps in a flow file). Strings are finn-plus steps. The
+#: names, and what each adds to the estimate steps, are config.STEP_SETS (checked with the flow file).
 STEPS: dict[str, list] = {
     "estimate": [
         "step_qonnx_to_finn",
@@ -52,7 +54,7 @@ STEPS: dict[str, list] = {
         "step_generate_estimate_reports",
     ],
 }
-STEPS["codegen"] = [*STEPS["estimate"], "step_hw_codegen"]
+STEPS.update({name: [*STEPS["estimate"], *extra] for name, extra in STEP_SETS.items()})
 
 _PART = re.compile(r"^xc[0-9a-z]+(-[0-9a-z]+)*$", re.IGNORECASE)
 
@@ -62,12 +64,12 @@ class BuildSpec:
     """Hardware settings of a build (from a flow file's ``hardware`` section or the CLI)."""
 
     part: str
-    clock_ns: float = 10.0
+    clock_ns: float = HardwareConfig.clock_ns
     target_fps: int | None = None
     folding: str | None = None
-    steps: str = "estimate"
-    standalone_thresholds: bool = True
-    requant: str = "auto"
+    steps: str = HardwareConfig.steps
+    standalone_thresholds: bool = HardwareConfig.standalone_thresholds
+    requant: str = HardwareConfig.requant
 
     def __post_init__(self) -> None:
         if not _PART.match(self.part):
@@ -84,7 +86,7 @@ class BuildSpec:
         if self.folding is not None:
             folding_check.load(self.folding)  # JSON and value types now; layer names before folding
         if self.target_fps is None and self.folding is None:
-            object.__setattr__(self, "target_fps", 10000)
+            object.__setattr__(self, "target_fps", HardwareConfig.target_fps)
 
 
 @dataclass

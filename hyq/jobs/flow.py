@@ -159,8 +159,9 @@ def _fit_or_build(src: Path, spec: BuildSpec, out: Path, fit: float | None):
 
 
 def build_onnx(model_path: Path, part: str, out_dir: Path, target_fps: int | None = None,
-               folding: Path | None = None, clock_ns: float = 10.0, steps: str = "estimate",
-               allow_unmapped: bool = False, fit: float | None = None, requant: str = "auto") -> dict[str, Any]:
+               folding: Path | None = None, clock_ns: float = config.HardwareConfig.clock_ns,
+               steps: str = config.HardwareConfig.steps, allow_unmapped: bool = False,
+               fit: float | None = None, requant: str = config.HardwareConfig.requant) -> dict[str, Any]:
     """FINN estimate build of any QONNX model; writes report.json / report.md to ``out_dir``.
 
     Every input is checked before FINN starts; unmapped nodes are an error unless ``allow_unmapped``.

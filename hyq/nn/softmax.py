@@ -15,6 +15,7 @@ import torch
 from brevitas.quant_tensor import IntQuantTensor, QuantTensor
 from torch import nn
 
+from hyq.integer import softmax_schema
 from hyq.integer.softmax import EXP_BITS, SoftmaxParams, decode_log2, softmax_params, softmax_with_params
 
 ONNX_DOMAIN = "hyq.export.ops"
@@ -34,14 +35,7 @@ def output_integers(value_int: np.ndarray, params: SoftmaxParams, axis: int) -> 
 
 def node_attributes(params: SoftmaxParams, axis: int) -> dict:
     """Attributes of the exported IntSoftmax node: method, format and all integer constants."""
-    d = params.as_dict()
-    return {
-        "method_s": d["method"], "out_format_s": d["out_format"], "input_scale_f": d["scale"],
-        "in_bits_i": d["in_bits"], "out_bits_i": d["out_bits"], "n_i": d["n"], "x0_i": d["x0"],
-        "b_i": d["b"], "c_i": d["c"], "exp_shift_i": d["exp_shift"], "exp_bits_i": d["exp_bits"],
-        "exp_max_i": d["exp_max"], "recip_shift_i": d["recip_shift"], "in_shift_i": d["in_shift"],
-        "axis_i": axis,
-    }
+    return {**softmax_schema.onnx_kwargs(params), "axis_i": axis}
 
 
 class IntSoftmaxFn(torch.autograd.Function):

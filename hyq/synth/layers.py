@@ -27,6 +27,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from hyq import cache
+from hyq.costs import multiplier
 from hyq.sim import stitch
 from hyq.synth import finn_rtllib
 from hyq.tools.yosys import resources
@@ -57,13 +58,15 @@ def yosys_version() -> str:
 
 
 def family(part: str) -> str:
-    """``synth_xilinx -family`` for a part: 7-series (xc7...) or UltraScale+ (xczu, xcu, xcvu...)."""
-    p = part.lower()
-    if p.startswith("xc7"):
-        return "xc7"
-    if p.startswith(("xczu", "xcu", "xcvu", "xcku", "xcau", "xck26")):
-        return "xcup"
-    raise HyqError(f"part {part}: no Yosys family known (xc7* is xc7, UltraScale+ parts are xcup)")
+    """``synth_xilinx -family`` for a part: 7-series (xc7...) or UltraScale+ (xczu, xcu, xcvu...),
+    as :func:`hyq.costs.multiplier.family` names them."""
+    try:
+        fam = multiplier.family(part)
+    except HyqError:
+        fam = None
+    if fam not in ("xc7", "xcup"):
+        raise HyqError(f"part {part}: no Yosys family known (xc7* is xc7, UltraScale+ parts are xcup)")
+    return fam
 
 
 def script(top: str, fam: str, sources: list[str]) -> str:

@@ -9,9 +9,8 @@ of the datapath to finn-plus' own figure (which they keep):
 - integer add / subtract (and GlobalAccPool's accumulator): a ripple-carry adder of the
   output width per PE lane; on 7-series and UltraScale+ one LUT6 per bit feeds the carry
   chain, so ``LUT = PE * out_bits``;
-- integer multiply: one DSP48 per lane when the operands fit its 25 x 18 multiplier
-  (tiled ``ceil(a/25) * ceil(b/18)`` otherwise); both operands of at most 4 bits stay in
-  LUTs as an array multiplier, ``LUT = PE * a * b``;
+- integer multiply: per lane, one multiplier of :mod:`hyq.costs.multiplier` on the part's
+  family (DSP tiles when Yosys would use DSPs, else ``a * b`` LUTs);
 - a multiply with a FLOAT32 operand (the output dequantization): the integer times the
   24-bit significand on DSPs (tiled as above), plus a barrel shifter that normalises the
   24-bit result, ``24 * ceil(log2 24)`` LUTs per lane.
@@ -27,16 +26,14 @@ import math
 from qonnx.core.datatype import DataType
 from qonnx.custom_op.registry import add_op_to_domain
 
+from hyq.costs import multiplier
 from hyq.dataflow.finn_env import finn_steps as _finn_steps
 
 _finn_steps()
 import finn.custom_op.fpgadataflow.hls as _hls  # noqa: E402
 
-#: DSP48 multiplier port widths (signed): 25 x 18 (7-series DSP48E1; UltraScale+ has 27 x 18)
-DSP_A, DSP_B = 25, 18
 #: significand bits of an IEEE single (FLOAT32) including the hidden one
 FLOAT_SIGNIFICAND = 24
-LUT_MULT_MAX_BITS = 4
 
 
 def adder_luts(pe: int, out_bits: int) -> int:
@@ -44,17 +41,15 @@ def adder_luts(pe: int, out_bits: int) -> int:
     return pe * out_bits
 
 
-def multiplier_cost(pe: int, a_bits: int, b_bits: int) -> tuple[int, int]:
-    """(LUT, DSP) of ``pe`` parallel a x b integer multipliers."""
-    if a_bits <= LUT_MULT_MAX_BITS and b_bits <= LUT_MULT_MAX_BITS:
-        return pe * a_bits * b_bits, 0
-    a, b = max(a_bits, b_bits), min(a_bits, b_bits)
-    return 0, pe * math.ceil(a / DSP_A) * math.ceil(b / DSP_B)
+def multiplier_cost(pe: int, a_bits: int, b_bits: int, fam: str = "xc7") -> tuple[int, int]:
+    """(LUT, DSP) of ``pe`` parallel a x b integer multipliers on family ``fam``."""
+    lut, dsp = multiplier.cost(a_bits, b_bits, fam)
+    return pe * lut, pe * dsp
 
 
-def float_scale_cost(pe: int, int_bits: int) -> tuple[int, int]:
+def float_scale_cost(pe: int, int_bits: int, fam: str = "xc7") -> tuple[int, int]:
     """(LUT, DSP) of ``pe`` lanes multiplying an integer by a FLOAT32 value."""
-    _, dsp = multiplier_cost(pe, int_bits, FLOAT_SIGNIFICAND)
+    _, dsp = multiplier_cost(pe, int_bits, FLOAT_SIGNIFICAND, fam)
     return pe * FLOAT_SIGNIFICAND * math.ceil(math.log2(FLOAT_SIGNIFICAND)), dsp
 
 
@@ -62,29 +57,31 @@ def _bits(dt: DataType) -> int:
     return FLOAT_SIGNIFICAND if dt == DataType["FLOAT32"] else dt.bitwidth()
 
 
-def elementwise_cost(op: str, pe: int, lhs: DataType, rhs: DataType, out: DataType) -> tuple[int, int]:
-    """(LUT, DSP) of the datapath of an elementwise ``op`` (Add, Sub, Mul)."""
+def elementwise_cost(op: str, pe: int, lhs: DataType, rhs: DataType, out: DataType,
+                     fam: str = "xc7") -> tuple[int, int]:
+    """(LUT, DSP) of the datapath of an elementwise ``op`` (Add, Sub, Mul) on family ``fam``."""
     if op in ("Add", "Sub"):
         return adder_luts(pe, _bits(out)), 0
     floats = [d for d in (lhs, rhs) if d == DataType["FLOAT32"]]
     if len(floats) == 1:
         other = rhs if lhs == DataType["FLOAT32"] else lhs
-        return float_scale_cost(pe, other.bitwidth())
-    return multiplier_cost(pe, _bits(lhs), _bits(rhs))
+        return float_scale_cost(pe, other.bitwidth(), fam)
+    return multiplier_cost(pe, _bits(lhs), _bits(rhs), fam)
 
 
 def _costed_elementwise(base: type, op: str) -> type:
     class Costed(base):
         __doc__ = f"{base.__name__} with the {op} datapath in its estimates (see hyq.dataflow.ops.datapath_costs)."
 
-        def _datapath(self) -> tuple[int, int]:
-            return elementwise_cost(op, int(self.pe), self.lhs_dtype, self.rhs_dtype, self.out_dtype)
+        def _datapath(self, fpgapart) -> tuple[int, int]:
+            return elementwise_cost(op, int(self.pe), self.lhs_dtype, self.rhs_dtype, self.out_dtype,
+                                    multiplier.family(fpgapart))
 
         def lut_estimation(self, fpgapart):
-            return int(super().lut_estimation(fpgapart)) + self._datapath()[0]
+            return int(super().lut_estimation(fpgapart)) + self._datapath(fpgapart)[0]
 
         def dsp_estimation(self, fpgapart):
-            return int(super().dsp_estimation(fpgapart)) + self._datapath()[1]
+            return int(super().dsp_estimation(fpgapart)) + self._datapath(fpgapart)[1]
 
     Costed.__name__ = Costed.__qualname__ = base.__name__
     return Costed

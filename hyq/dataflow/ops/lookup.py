@@ -33,6 +33,7 @@ _finn_steps()
 from finn.custom_op.fpgadataflow.hwcustomop import HWCustomOp  # noqa: E402
 
 from hyq.dataflow.ops.registry import register  # noqa: E402
+from hyq.dataflow.ops.last_axis import LastAxisFolded  # noqa: E402
 from hyq.dataflow.ops.rtl import HyqRTLBackend  # noqa: E402
 from hyq.dataflow.transforms import AbsorbScaleIntoAttribute  # noqa: E402
 from hyq.integer.table import lookup  # noqa: E402
@@ -62,7 +63,7 @@ def lookup_luts(table: np.ndarray, in_bits: int, out_bits: int, pe: int) -> int:
     return pe * per_lane + 1
 
 
-class HyqLookup(HWCustomOp):
+class HyqLookup(LastAxisFolded, HWCustomOp):
     """``table[code - min code]`` elementwise over a tensor whose last axis is streamed, PE per beat."""
 
     def get_nodeattr_types(self):
@@ -77,41 +78,8 @@ class HyqLookup(HWCustomOp):
         attrs.update(super().get_nodeattr_types())
         return attrs
 
-    def get_normal_input_shape(self, ind=0):
-        return tuple(self.get_nodeattr("ifm_dim"))
-
-    def get_normal_output_shape(self, ind=0):
-        return self.get_normal_input_shape()
-
-    def get_folded_input_shape(self, ind=0):
-        shape = list(self.get_normal_input_shape())
-        pe = self.get_nodeattr("PE")
-        if shape[-1] % pe:
-            raise ValueError(f"{self.onnx_node.name}: PE={pe} must divide the last axis {shape[-1]}")
-        return tuple(shape[:-1] + [shape[-1] // pe, pe])
-
-    def get_folded_output_shape(self, ind=0):
-        return self.get_folded_input_shape()
-
-    def get_input_datatype(self, ind=0):
-        return DataType[self.get_nodeattr("input_data_type")]
-
     def get_output_datatype(self, ind=0):
         return DataType[self.get_nodeattr("output_data_type")]
-
-    def get_instream_width(self, ind=0):
-        return self.get_input_datatype().bitwidth() * self.get_nodeattr("PE")
-
-    def get_outstream_width(self, ind=0):
-        return self.get_output_datatype().bitwidth() * self.get_nodeattr("PE")
-
-    def get_number_output_values(self):
-        return int(np.prod(self.get_folded_output_shape()[:-1]))
-
-    def infer_node_datatype(self, model):
-        node = self.onnx_node
-        self.set_nodeattr("input_data_type", model.get_tensor_datatype(node.input[0]).name)
-        model.set_tensor_datatype(node.output[0], self.get_output_datatype())
 
     def verify_node(self):
         info = []

@@ -39,6 +39,7 @@ from finn.custom_op.fpgadataflow.matrixvectoractivation import MVAU  # noqa: E40
 
 from hyq.dataflow.ops.registry import register  # noqa: E402
 from hyq.dataflow.ops.rtl import HyqRTLBackend  # noqa: E402
+from hyq.costs import multiplier  # noqa: E402
 from hyq.costs.softmax_cost import row_buffer  # noqa: E402
 from hyq.errors import HyqError  # noqa: E402
 
@@ -47,15 +48,6 @@ TOP = "hyq_mvau_dynamic"
 OUT_DEPTH = 8
 #: LUTs of the RTL's control (counters, address adders, FIFO pointers), from Yosys runs (xc7)
 CONTROL_LUTS = 140
-
-
-def mult_dsps(a: int, b: int) -> int:
-    """DSP48E1s Yosys 0.23's synth_xilinx spends on an a x b multiplier: 25 x 18 tiles when
-    both operands have >= 2 bits and the product >= 9 bits, else it stays in LUTs."""
-    a, b = max(a, b), min(a, b)
-    if b < 2 or a + b < 9:
-        return 0
-    return math.ceil(a / 25) * math.ceil(b / 18)
 
 
 def _int_type(name: str) -> bool:
@@ -141,15 +133,17 @@ class HyqMVAU_rtl(HyqRTLBackend, HyqMVAU):  # noqa: N801 - FINN's naming of spec
             mems.append((1, sf, v["SIMD"] * v["IN_BITS"]))
         return mems
 
-    def _dsps_per_multiplier(self) -> int:
+    def _multiplier(self, fpgapart=None) -> tuple[int, int]:
+        """(LUT, DSP) of one multiplier (:mod:`hyq.costs.multiplier`) on ``fpgapart``'s family."""
         v = self.verilog_params()
         # a signed operand's sign extension is redundant (Yosys' wreduce drops it), an
         # unsigned one keeps its 0 bit
-        return mult_dsps(v["IN_BITS"] + 1 - v["IN_SIGNED"], v["W_BITS"] + 1 - v["W_SIGNED"])
+        return multiplier.cost(v["IN_BITS"] + 1 - v["IN_SIGNED"], v["W_BITS"] + 1 - v["W_SIGNED"],
+                               multiplier.family(fpgapart))
 
     def dsp_estimation(self, fpgapart=None):
-        """PE x SIMD multipliers; each on DSP48s when Yosys would put it there (>= 9-bit product)."""
-        return self.get_nodeattr("PE") * self.get_nodeattr("SIMD") * self._dsps_per_multiplier()
+        """PE x SIMD multipliers; each on DSP slices when Yosys would put it there (>= 9-bit product)."""
+        return self.get_nodeattr("PE") * self.get_nodeattr("SIMD") * self._multiplier(fpgapart)[1]
 
     def bram_estimation(self, fpgapart=None):
         """The matrix banks (and vector buffer) in 18 Kbit BRAMs where Yosys prefers them to LUTRAM."""
@@ -174,8 +168,9 @@ class HyqMVAU_rtl(HyqRTLBackend, HyqMVAU):  # noqa: N801 - FINN's naming of spec
         lut = sum(n * row_buffer(d, w)[0] for n, d, w in self._memories())
         lut += 4 * math.ceil(pe * v["OUT_BITS"] / 6)
         lut += pe * acc_w + simd * v["IN_BITS"] + CONTROL_LUTS
-        if self._dsps_per_multiplier() == 0:
-            lut += pe * simd * ((v["IN_BITS"] + 1) * (v["W_BITS"] + 1) // 2 + acc_w)
+        mul_lut, mul_dsp = self._multiplier(fpgapart)
+        if mul_dsp == 0:
+            lut += pe * simd * (mul_lut + acc_w)
         return int(lut)
 
     def get_op_and_param_counts(self):

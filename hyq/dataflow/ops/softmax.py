@@ -33,25 +33,22 @@ _finn_steps()
 from finn.custom_op.fpgadataflow.hwcustomop import HWCustomOp  # noqa: E402
 
 from hyq.dataflow.ops.registry import register  # noqa: E402
+from hyq.dataflow.ops.last_axis import LastAxisFolded  # noqa: E402
 from hyq.dataflow.ops.rtl import HyqRTLBackend  # noqa: E402
 from hyq.tools import softmax as _eda  # noqa: E402
+from hyq.costs import multiplier  # noqa: E402
 from hyq.costs import softmax_cost as _cost  # noqa: E402
-from hyq.integer.softmax import METHODS, OUT_FORMATS, SoftmaxParams, softmax_with_params  # noqa: E402
-
-_INT_FIELDS = ("in_bits", "out_bits", "n", "x0", "b", "c", "exp_shift", "exp_bits", "exp_max", "recip_shift")
-_ALL_INT_FIELDS = (*_INT_FIELDS, "in_shift")
+from hyq.integer import softmax_schema  # noqa: E402
+from hyq.integer.softmax import SoftmaxParams, softmax_with_params  # noqa: E402
 
 
-class HyqSoftmax(HWCustomOp):
+
+class HyqSoftmax(LastAxisFolded, HWCustomOp):
     """Integer softmax over the last axis (rows of N), SIMD elements per cycle."""
 
     def get_nodeattr_types(self):
-        attrs = {name: ("i", True, 0) for name in _INT_FIELDS}
-        attrs["in_shift"] = ("i", False, 0)  # optional: 0 in models exported before it existed
+        attrs = softmax_schema.attribute_types()  # the SoftmaxParams fields
         attrs.update({
-            "method": ("s", True, "linmax", set(METHODS)),
-            "out_format": ("s", True, "uint", set(OUT_FORMATS)),
-            "input_scale": ("f", True, 1.0),
             "ifm_dim": ("ints", True, []),
             "SIMD": ("i", False, 1),
             "input_data_type": ("s", True, ""),
@@ -62,9 +59,7 @@ class HyqSoftmax(HWCustomOp):
     # ---- the reference's view ----
     def params(self) -> SoftmaxParams:
         """The node's integer constants; in_bits follows the input datatype (the RTL's lanes)."""
-        p = SoftmaxParams(method=self.get_nodeattr("method"), scale=float(self.get_nodeattr("input_scale")),
-                          out_format=self.get_nodeattr("out_format"),
-                          **{k: int(self.get_nodeattr(k)) for k in _ALL_INT_FIELDS})
+        p = softmax_schema.params(self.get_nodeattr)
         return dataclasses.replace(p, in_bits=max(p.in_bits, self.get_input_datatype().bitwidth()))
 
     def row_len(self) -> int:
@@ -73,42 +68,11 @@ class HyqSoftmax(HWCustomOp):
     def n_rows(self) -> int:
         return int(np.prod(self.get_normal_input_shape()[:-1]))
 
-    # ---- shapes and types ----
-    def get_normal_input_shape(self, ind=0):
-        return tuple(self.get_nodeattr("ifm_dim"))
-
-    def get_normal_output_shape(self, ind=0):
-        return self.get_normal_input_shape()
-
-    def get_folded_input_shape(self, ind=0):
-        shape = list(self.get_normal_input_shape())
-        simd = self.get_nodeattr("SIMD")
-        if shape[-1] % simd:
-            raise ValueError(f"{self.onnx_node.name}: SIMD={simd} must divide the row length {shape[-1]}")
-        return tuple(shape[:-1] + [shape[-1] // simd, simd])
-
-    def get_folded_output_shape(self, ind=0):
-        return self.get_folded_input_shape()
-
-    def get_input_datatype(self, ind=0):
-        return DataType[self.get_nodeattr("input_data_type")]
+    # ---- shapes and types (the rest: LastAxisFolded) ----
+    FOLD_ATTR, LAST_AXIS = "SIMD", "the row length"
 
     def get_output_datatype(self, ind=0):
         return DataType[f"UINT{self.get_nodeattr('out_bits')}"]
-
-    def get_instream_width(self, ind=0):
-        return self.get_input_datatype().bitwidth() * self.get_nodeattr("SIMD")
-
-    def get_outstream_width(self, ind=0):
-        return self.get_output_datatype().bitwidth() * self.get_nodeattr("SIMD")
-
-    def get_number_output_values(self):
-        return int(np.prod(self.get_folded_output_shape()[:-1]))
-
-    def infer_node_datatype(self, model):
-        node = self.onnx_node
-        self.set_nodeattr("input_data_type", model.get_tensor_datatype(node.input[0]).name)
-        model.set_tensor_datatype(node.output[0], self.get_output_datatype())
 
     def verify_node(self):
         info = []
@@ -135,7 +99,7 @@ class HyqSoftmax(HWCustomOp):
         return _cost.lut_estimate(self.params(), self.row_len(), self.get_nodeattr("SIMD"))
 
     def dsp_estimation(self, fpgapart=None):
-        return _cost.dsp_estimate(self.params(), self.get_nodeattr("SIMD"))
+        return _cost.dsp_estimate(self.params(), self.get_nodeattr("SIMD"), multiplier.family(fpgapart))
 
     def bram_estimation(self, fpgapart=None):
         return _cost.bram_estimate(self.params(), self.row_len(), self.get_nodeattr("SIMD"))
@@ -193,12 +157,11 @@ class InferIntSoftmax(Transformation):
                 continue
             codes = model.make_new_valueinfo_name()
             scale = model.make_new_valueinfo_name()
-            attrs = {k: int(inst.get_nodeattr(k)) for k in _ALL_INT_FIELDS}
+            attrs = softmax_schema.attributes(inst.params())  # uint output, input_scale 1.0 (checked)
             hw = helper.make_node(
                 "HyqSoftmax", [node.input[0]], [codes], domain="finn.custom_op.fpgadataflow",
-                backend="fpgadataflow", name=f"HyqSoftmax_{node.name}", method=inst.get_nodeattr("method"),
-                out_format="uint", input_scale=1.0, ifm_dim=list(shape), SIMD=1, input_data_type=dt.name,
-                **attrs)
+                backend="fpgadataflow", name=f"HyqSoftmax_{node.name}",
+                ifm_dim=list(shape), SIMD=1, input_data_type=dt.name, **attrs)
             mul = helper.make_node("Mul", [codes, scale], [node.output[0]], name=f"Mul_{node.name}")
             model.set_initializer(scale, np.asarray(2.0 ** -attrs["out_bits"], dtype=np.float32))
             idx = list(model.graph.node).index(node)

@@ -14,32 +14,20 @@ from onnx import TensorProto, helper
 from qonnx.core.datatype import DataType
 from qonnx.custom_op.base import CustomOp
 
-from hyq.integer.softmax import METHODS, OUT_FORMATS, SoftmaxParams, decode_log2, softmax_with_params
+from hyq.integer import softmax_schema
+from hyq.integer.softmax import SoftmaxParams, decode_log2, softmax_with_params
 
-_INT_FIELDS = ("in_bits", "out_bits", "n", "x0", "b", "c", "exp_shift", "exp_bits", "exp_max", "recip_shift")
-_ALL_INT_FIELDS = (*_INT_FIELDS, "in_shift")
 
 
 class IntSoftmax(CustomOp):
     """Integer-only softmax (LinMax, I-BERT, Shiftmax; uint or log2 output) along ``axis``."""
 
     def get_nodeattr_types(self):
-        attrs = {name: ("i", True, 0) for name in _INT_FIELDS}
-        attrs["in_shift"] = ("i", False, 0)  # optional: 0 in models exported before it existed
-        attrs.update({
-            "method": ("s", True, "linmax", set(METHODS)),
-            "out_format": ("s", True, "uint", set(OUT_FORMATS)),
-            "input_scale": ("f", True, 0.0),
-            "axis": ("i", False, -1),
-        })
-        return attrs
+        return {**softmax_schema.attribute_types(), "axis": ("i", False, -1)}
 
     def params(self) -> SoftmaxParams:
         """The recorded integer constants as the reference's parameter object."""
-        return SoftmaxParams(
-            method=self.get_nodeattr("method"), scale=float(self.get_nodeattr("input_scale")),
-            out_format=self.get_nodeattr("out_format"),
-            **{name: int(self.get_nodeattr(name)) for name in _ALL_INT_FIELDS})
+        return softmax_schema.params(self.get_nodeattr)
 
     def make_shape_compatible_op(self, model):
         node = self.onnx_node
