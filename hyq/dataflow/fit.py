@@ -102,7 +102,11 @@ def fit(model_path: Path, spec, out_dir: Path, fraction: float = 0.8) -> tuple[B
     folding = out_dir.parent / "folding.json"
     from finn.util.config import extract_model_config_to_json
 
+    from hyq.dataflow.ops.requant import folding_name
+
     extract_model_config_to_json(ModelWrapper(str(best["model"])), folding, FOLD_ATTRS)
+    conf = json.loads(folding.read_text())
+    folding.write_text(json.dumps({folding_name(k): v for k, v in conf.items()}, indent=2))
     record = {
         "fraction": fraction, "fits": bool(best["ok"]), "target_fps": target, "throughput_fps": best["fps"],
         "binding_resource": best["binding"], "binding_utilisation": best["utilisation"][best["binding"]],

@@ -39,6 +39,17 @@ MODES = ("auto", "always", "never")
 COST_RESOURCES = ("LUT", "BRAM_18K", "URAM", "DSP")
 
 
+#: a HyqRequant layer is named after the Thresholding layer it replaces (``Thresholding_rtl_2``
+#: -> ``HyqRequant_rtl_2``); folding files name the latter, which step_apply_folding_config sees
+THRESHOLDS_PREFIX, REQUANT_PREFIX = "Thresholding", "HyqRequant"
+
+
+def folding_name(layer: str) -> str:
+    """The name a folding file gives ``layer``: a HyqRequant layer is configured under the
+    Thresholding layer it replaces (the replacement happens after FINN applies the file)."""
+    return THRESHOLDS_PREFIX + layer[len(REQUANT_PREFIX):] if layer.startswith(REQUANT_PREFIX) else layer
+
+
 def dsp_widths(part: str | None) -> tuple[int, int, int]:
     """Signed multiplier port widths (A, B, A when split) of the part's DSP slice:
     DSP48E1 (7-series) 25 x 18, DSP48E2 (UltraScale(+)) 27 x 18, DSP58 (Versal) 27 x 24."""
@@ -293,7 +304,7 @@ class ThresholdsToRequant(Transformation):
         model.set_tensor_datatype(b_name, b_dt)
         hw = helper.make_node(
             "HyqRequant_rtl", [node.input[0], m_name, b_name], list(node.output), domain=RTL_DOMAIN,
-            backend="fpgadataflow", name=node.name.replace("Thresholding", "HyqRequant", 1),
+            backend="fpgadataflow", name=node.name.replace(THRESHOLDS_PREFIX, REQUANT_PREFIX, 1),
             NumChannels=inst.get_nodeattr("NumChannels"), PE=inst.get_nodeattr("PE"),
             numSteps=int(p.n), ActVal=int(p.offset), shift=int(p.shift),
             inputDataType=inst.get_input_datatype(0).name, weightDataType=m_dt.name, biasDataType=b_dt.name,
