@@ -116,6 +116,27 @@ def test_always_replaces_the_proven_tables_and_keeps_the_refused_one():
             assert d["requant_bits"] == node_channels(node) * (m_dt.bitwidth() + b_dt.bitwidth())
 
 
+def test_parameters_float32_cannot_hold_are_refused():
+    """A table far out on a 32-bit accumulator needs B = -2^27: a float32 initializer would
+    round it, so the table stays (XXS's wide accumulators hit this)."""
+    k = np.arange(1, 4, dtype=np.float64)
+    t = np.stack([2.0 ** 27 + k * 2.0 ** 20] * 2).astype(np.float32)
+    node = helper.make_node("Thresholding_rtl", ["x", "t"], ["y"], domain=RTL, backend="fpgadataflow",
+                            name="Thresholding_rtl_0", NumChannels=2, PE=1, numSteps=3, inputDataType="INT32",
+                            weightDataType="INT33", outputDataType="UINT2", numInputVectors=[1, 4], ActVal=0)
+    graph = helper.make_graph([node], "wide", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 2])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 2])])
+    model = ModelWrapper(qonnx_make_model(graph))
+    model.set_initializer("t", t)
+    model.set_tensor_datatype("t", DataType["INT33"])
+    model.set_tensor_datatype("x", DataType["INT32"])
+    model.set_tensor_datatype("y", DataType["UINT2"])
+    rewrite = ThresholdsToRequant("always", PART)
+    out = model.transform(rewrite)
+    assert [n.op_type for n in out.graph.node] == ["Thresholding_rtl"]
+    assert "float32" in rewrite.decisions[0]["reason"], rewrite.decisions
+
+
 def node_channels(node) -> int:
     return getCustomOp(node).get_nodeattr("NumChannels")
 

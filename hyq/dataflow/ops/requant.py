@@ -44,6 +44,10 @@ COST_RESOURCES = ("LUT", "BRAM_18K", "URAM", "DSP")
 THRESHOLDS_PREFIX, REQUANT_PREFIX = "Thresholding", "HyqRequant"
 
 
+#: M and B are float32 initializers (FINN's convention), exact only up to 2^24 in magnitude
+FLOAT32_EXACT = 1 << 24
+
+
 def folding_name(layer: str) -> str:
     """The name a folding file gives ``layer``: a HyqRequant layer is configured under the
     Thresholding layer it replaces (the replacement happens after FINN applies the file)."""
@@ -266,6 +270,10 @@ class ThresholdsToRequant(Transformation):
         p, why = requant_from_thresholds(t, (int(idt.min()), int(idt.max())), int(inst.get_nodeattr("ActVal")))
         if p is None:
             rec["reason"] = f"refused: {why}"
+            return rec
+        if max(int(np.abs(p.M).max()), int(np.abs(p.B).max())) > FLOAT32_EXACT:
+            rec["reason"] = ("refused: M or B needs more than 24 bits, which the float32 initializers "
+                             "FINN stores them in cannot hold exactly")
             return rec
         inst.minimize_weight_bit_width(model)  # the table at the width the build would store
         t_bits = int(t.size) * inst.get_input_datatype(1).bitwidth()
