@@ -48,10 +48,17 @@ def token_norm(kind: str, dim: int) -> nn.Module:
     return TokenBatchNorm(dim) if kind == "batch" else IntLayerNorm(dim)
 
 
-def apply_norm(norm: nn.Module, x):
-    """``norm`` of tokens ``x``: the integer LayerNorm reads the QuantTensor (its integers),
-    BatchNorm the float value."""
-    return norm(x) if isinstance(norm, IntLayerNorm) else norm(_value(x))
+class _Norms:
+    """Holds :meth:`apply`, a method rather than a module-level function: distribution scaling
+    (hyq.quantize.regions) records hyq.nn's plain functions as opaque calls, and must see
+    through the norm to the projection behind it."""
+
+    @staticmethod
+    def apply(norm: nn.Module, x):
+        """``norm`` of tokens ``x``: the integer LayerNorm reads the QuantTensor (its integers),
+        BatchNorm the float value."""
+        return norm(x) if isinstance(norm, IntLayerNorm) else norm(_value(x))
+
 
 
 def _like(t: torch.Tensor, q):
@@ -105,9 +112,9 @@ class TransformerLayer(nn.Module):
         self.res2_q = ident(f"{name}.res2", bits)
 
     def forward(self, x):
-        y = self.attn(apply_norm(self.norm1, x))
+        y = self.attn(_Norms.apply(self.norm1, x))
         x = self.res1_q(self.add1_q(x) + self.add1_q(y))
-        y = self.fc2(self.act(self.fc1(self.ffn_in_q(apply_norm(self.norm2, x)))))
+        y = self.fc2(self.act(self.fc1(self.ffn_in_q(_Norms.apply(self.norm2, x)))))
         return self.res2_q(self.add2_q(x) + self.add2_q(y))
 
 
@@ -134,7 +141,10 @@ class MobileViTBlock(nn.Module):
     def forward(self, x):
         h, w = x.shape[-2:]
         y = self.tokens_q(self.to_tokens(self.local(x)))
-        t = self.layers(_like(unfold(_value(y), self.patch, self.patch), y))
-        t = self.proj_in_q(apply_norm(self.norm, t))
+        t = unfold(_value(y), self.patch, self.patch)
+        if isinstance(self.norm, IntLayerNorm):  # the integer LayerNorm reads the tokens' grid
+            t = _like(t, y)
+        t = self.layers(t)
+        t = self.proj_in_q(_Norms.apply(self.norm, t))
         y = self.proj(fold(_value(t), self.patch, self.patch, h, w))
         return self.fusion(torch.cat([_value(self.fuse_q(_value(x))), _value(self.fuse_q(_value(y)))], dim=1))
