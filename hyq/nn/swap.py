@@ -13,10 +13,13 @@ tensors. :func:`integerize` replaces, in place,
   :class:`~hyq.nn.softmax.IntSoftmax`);
 - each ``nn.SiLU`` / ``nn.GELU`` by :class:`TableActivation` (the function between two
   quantizers of at most 8 bits, which the export turns into a table, :mod:`hyq.integer.table`);
+- each ``nn.LayerNorm`` over the last axis by :class:`IntegerLayerNorm` (a quantizer, hyq's
+  integer :class:`~hyq.nn.layernorm.IntLayerNorm` with the same gamma, beta and eps, and a
+  quantizer for its affine output, which the build folds into thresholds);
 
 then calibrates every activation quantizer on ``calib`` (Brevitas' calibration mode) and
-reports how much the model's output changed. Normalisation layers are left as they are
-(BatchNorm folds into thresholds).
+reports how much the model's output changed. BatchNorm is left as it is (it folds into
+thresholds).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from brevitas.quant_tensor import QuantTensor
 from torch import nn
 
 from hyq.nn.attention import QuantMultiheadSelfAttention, _value
+from hyq.nn.layernorm import IntLayerNorm
 from hyq.nn.softmax import IntSoftmax
 
 #: float activations replaced by a table (the name is the hyq.integer.table function)
@@ -70,6 +74,26 @@ class TableActivation(nn.Module):
 
     def forward(self, x):
         return _value(self.out_q(self.act(_value(self.in_q(x)))))
+
+
+class IntegerLayerNorm(nn.Module):
+    """``nn.LayerNorm(dim)`` on integers: a ``bits``-wide quantizer, hyq's IntLayerNorm with
+    the float layer's gamma, beta and eps, then a ``bits``-wide quantizer of its output.
+    With quantization off (calibration) it is float LayerNorm."""
+
+    def __init__(self, norm: nn.LayerNorm, bits: int = 8):
+        super().__init__()
+        (dim,) = norm.normalized_shape
+        affine = norm.weight is not None
+        self.in_q, self.out_q = _quant(bits), _quant(bits)
+        self.norm = IntLayerNorm(dim, eps=norm.eps, elementwise_affine=affine)
+        if affine:
+            with torch.no_grad():
+                self.norm.weight.copy_(norm.weight)
+                self.norm.bias.copy_(norm.bias if norm.bias is not None else torch.zeros(dim))
+
+    def forward(self, x):
+        return _value(self.out_q(self.norm(self.in_q(x))))
 
 
 class IntegerAttention(nn.Module):
@@ -134,6 +158,11 @@ def _replacement(child: nn.Module, softmax: str, bits: int) -> tuple[str, nn.Mod
     for cls, name in TABLE_ACTIVATIONS.items():
         if type(child) is cls:
             return name, TableActivation(child, bits)
+    if type(child) is nn.LayerNorm:
+        if len(child.normalized_shape) != 1:
+            raise ValueError(f"integerize: LayerNorm over {tuple(child.normalized_shape)} - hyq's integer "
+                             "LayerNorm normalises the last axis only")
+        return "layernorm", IntegerLayerNorm(child, bits)
     return None
 
 
@@ -176,7 +205,7 @@ def _output(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def integerize(model: nn.Module, softmax: str = "linmax", calib: torch.Tensor | None = None, bits: int = 8,
                batch: int = 64) -> IntegerizeReport:
-    """Swap ``model``'s float softmax, attention and SiLU/GELU for hyq's integer layers, in place.
+    """Swap ``model``'s float softmax, attention, LayerNorm and SiLU/GELU for hyq's integer layers, in place.
 
     ``softmax``: the integer softmax method (``linmax`` | ``ibert`` | ``shiftmax``);
     ``bits``: width of the quantizers the swap adds (at most 8 where a table follows);

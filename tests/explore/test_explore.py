@@ -95,3 +95,55 @@ def test_tiny_space_resumes_and_finds_the_pareto_set(tmp_path, monkeypatch):
     redone = json.loads((out / "points" / rows[0]["key"] / "result.json").read_text())
     assert (redone["LUT"], redone["accuracy"]) == (float(rows[0]["LUT"]), float(rows[0]["accuracy"]))
     assert json.loads((out / "pareto.json").read_text())["indices"] == pareto["indices"]
+
+
+def _kill_tree(proc: subprocess.Popen) -> None:
+    """SIGKILL a process and every process it started (its Dask workers), as a crash of the
+    machine's hyq processes would; returns once all of them are gone."""
+    import psutil
+
+    tree = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+    for p in tree:
+        try:
+            p.kill()
+        except psutil.NoSuchProcess:
+            pass
+    proc.wait(timeout=120)
+    psutil.wait_procs(tree, timeout=120)
+
+
+@pytest.mark.slow
+def test_sweep_killed_resumes_and_trusts_only_whole_points(tmp_path, monkeypatch):
+    """SIGKILL to the sweep and its Dask workers once a point has finished: every result.json
+    left is whole and backed by its report, no points.csv or pareto.json is left, and a rerun
+    keeps the finished points and runs only the rest."""
+    monkeypatch.setenv("HYQ_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "dse"
+    proc = subprocess.Popen([sys.executable, "-m", "hyq.cli", "explore", "--space", str(TINY), "--out", str(out),
+                             "--workers", "2"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, env=os.environ.copy())
+    seen = []
+    try:
+        for line in proc.stdout:
+            seen.append(line)
+            if "point 1/3 done" in line:
+                break
+    finally:
+        _kill_tree(proc)
+    assert any("point 1/3 done" in s for s in seen), "".join(seen)[-3000:]
+    assert proc.returncode == -signal.SIGKILL
+    assert not (out / "points.csv").exists() and not (out / "pareto.json").exists()
+    finished = {}
+    for res in (out / "points").glob("*/result.json"):
+        row = json.loads(res.read_text())  # whole JSON, never half a file
+        assert row["status"] == "ok" and (res.parent / "run" / "report.json").is_file()
+        finished[res.parent.name] = res.stat().st_mtime_ns
+    assert 1 <= len(finished) < 3
+    again = hyq("explore", "--space", str(TINY), "--out", str(out), "--workers", "2")
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert f"{len(finished)}/3 points already done (cached)" in again.stdout, again.stdout[-3000:]
+    assert "point 3/3 done" in again.stdout
+    for key, mtime in finished.items():  # finished points were not recomputed
+        assert (out / "points" / key / "result.json").stat().st_mtime_ns == mtime
+    with open(out / "points.csv") as f:
+        assert [r["status"] for r in csv.DictReader(f)] == ["ok"] * 3

@@ -10,25 +10,28 @@ from brevitas import nn as qnn
 from torch import nn
 
 from hyq.nn import integerize
+from hyq.nn.attention import _value
 from hyq.nn.swap import IntegerAttention, IntegerSoftmax, TableActivation
 from tests.conftest import hyq
 
 
 class UserTransformer(nn.Module):
-    """Tokens -> embedding -> Brevitas MHA (packed in-projection) -> SiLU -> classifier -> softmax,
-    written the way a user would, with Brevitas' default quantizers."""
+    """Tokens -> embedding -> [LayerNorm] -> Brevitas MHA (packed in-projection) -> SiLU ->
+    classifier -> softmax, written the way a user would, with Brevitas' default quantizers."""
 
-    def __init__(self, fin: int = 8, dim: int = 16, heads: int = 2, classes: int = 4, act=nn.SiLU):
+    def __init__(self, fin: int = 8, dim: int = 16, heads: int = 2, classes: int = 4, act=nn.SiLU,
+                 norm: bool = False):
         super().__init__()
         self.inp = qnn.QuantIdentity(return_quant_tensor=True)
         self.embed = qnn.QuantLinear(fin, dim, bias=True)
+        self.norm = nn.LayerNorm(dim) if norm else nn.Identity()
         self.attn = qnn.QuantMultiheadAttention(dim, heads, batch_first=True, packed_in_proj=True)
         self.act = act()
         self.head = qnn.QuantLinear(dim, classes, bias=True)
         self.softmax = nn.Softmax(dim=-1)
 
     def forward(self, x):
-        x = self.embed(self.inp(x))
+        x = self.norm(self.embed(self.inp(x)))
         x, _ = self.attn(x, x, x, need_weights=False)
         return self.softmax(self.head(self.act(x)))
 
@@ -40,7 +43,33 @@ def _user_model(**kw):
         for p in m.parameters():
             if p.dim() == 1:
                 p.uniform_(-0.1, 0.1)
+        if kw.get("norm"):  # a positive gamma (FINN folds a positive per-channel scale into thresholds)
+            m.norm.weight.uniform_(0.5, 1.5)
     return m
+
+
+def test_layernorm_becomes_integer_layernorm_with_the_same_affine():
+    from brevitas.graph.calibrate import quantization_status_manager
+
+    from hyq.nn.layernorm import IntLayerNorm
+    from hyq.nn.swap import IntegerLayerNorm
+
+    m = _user_model(norm=True)
+    gamma, beta = m.norm.weight.detach().clone(), m.norm.bias.detach().clone()
+    x = torch.randn(64, 6, 8)
+    rep = integerize(m, calib=x)
+    assert rep.swapped["norm"] == "layernorm" and isinstance(m.norm, IntegerLayerNorm)
+    assert isinstance(m.norm.norm, IntLayerNorm)
+    assert torch.equal(m.norm.norm.weight, gamma) and torch.equal(m.norm.norm.bias, beta)
+    t = torch.as_tensor(_value(m.embed(m.inp(x[:8])))).detach()  # what the norm reads, in its calibrated range
+    with quantization_status_manager(m.norm, disable_act_quant=True, is_training=False):
+        ref = nn.functional.layer_norm(t, (16,), gamma, beta, eps=m.norm.norm.eps)
+        assert torch.allclose(m.norm(t), ref, atol=1e-5)  # float function when quantization is off
+    got = m.norm(t)  # integer LayerNorm between two 8-bit quantizers: a few output steps off
+    step = float(m.norm.out_q.act_quant.scale())
+    assert (got - ref).abs().max() < 4 * step
+    with pytest.raises(ValueError, match="last axis"):
+        integerize(nn.Sequential(nn.LayerNorm((4, 16))), calib=torch.randn(2, 4, 16))
 
 
 def test_swaps_split_packed_projection_and_report_change():
@@ -97,7 +126,7 @@ def test_gelu_becomes_a_table_activation_and_bad_calls_raise():
 def test_integerized_export_maps_completely_with_hyq_build(tmp_path):
     from hyq.export import check, export
 
-    m = _user_model()
+    m = _user_model(norm=True)
     x = torch.randn(64, 6, 8)
     integerize(m, softmax="linmax", calib=x)
     path = export(m, x[:1], tmp_path / "user.onnx")
@@ -112,6 +141,7 @@ def test_integerized_export_maps_completely_with_hyq_build(tmp_path):
     assert any(op.startswith("HyqSoftmax") for op in ops), ops  # the attention's and the classifier's softmax
     assert sum(op.startswith("HyqSoftmax") for op in (layer["op_type"] for layer in rep["layers"])) == 2
     assert any("Lookup" in op or "Table" in op for op in ops), ops  # SiLU as a table
+    assert any(op.startswith("HyqLayerNorm") for op in ops), ops
     assert rep["total"]["LUT"] > 0
 
 
