@@ -21,7 +21,7 @@ def _lint(root: Path) -> subprocess.CompletedProcess:
 def test_layers_contract_is_kept():
     proc = _lint(ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "1 kept, 0 broken" in proc.stdout
+    assert "kept, 0 broken" in proc.stdout
 
 
 def test_an_upward_import_breaks_the_contract(tmp_path):

@@ -227,7 +227,7 @@ def layer_cycles_plot(layers: Sequence[Mapping[str, Any]], path: Path | str | No
     """Per layer: initiation interval measured in Verilator vs FINN's cycle estimate.
 
     ``layers``: dicts with name, op_type, simulated, initiation_interval, estimate_cycles (as
-    :class:`hyq.sim.rtlsim.LayerResult`); FIFOs and width converters (no estimate) are left out,
+    :class:`hyq.sim.results.LayerResult`); FIFOs and width converters (no estimate) are left out,
     layers without RTL are shown with their estimate only.
     """
     import numpy as np

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from hyq.report import write
-from hyq.sim.rtlsim import SimResult
+from hyq.sim.results import SimResult
 
 
 def update_report(build_dir: Path, res: SimResult) -> Path:

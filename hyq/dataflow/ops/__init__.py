@@ -10,7 +10,7 @@ Conventions, so FINN treats them exactly like its own layers:
   (:mod:`hyq.dataflow.ops.rtl`): hw/rtl sources plus a generated wrapper with FINN's port
   names, Python execution of the generic op, and exec_mode ``rtlsim`` raising
   NotImplementedError (FINN's rtlsim needs Vivado; hyq simulates with
-  :func:`hyq.sim.rtlsim.simulate_layers`) unless the layer runs Verilator itself (softmax);
+  :func:`hyq.sim.layers.simulate_layers`) unless the layer runs Verilator itself (softmax);
 - an ``Infer<Op>`` qonnx Transformation that replaces the exported pattern by the HW op;
 - Python execution through the one integer reference in ``hyq.integer``; resource
   estimates (``lut_estimation`` etc.) from models fitted to Yosys measurements, never 0.

@@ -113,7 +113,7 @@ class HyqRTLBackend(RTLBackend):
     def execute_rtlsim(self, context, graph):
         raise NotImplementedError(
             f"{self.onnx_node.name} ({self.onnx_node.op_type}): FINN's exec_mode 'rtlsim' needs Vivado's "
-            "simulator; simulate hyq RTL layers with hyq.sim.rtlsim.simulate_layers (Verilator)")
+            "simulator; simulate hyq RTL layers with hyq.sim.layers.simulate_layers (Verilator)")
 
     # ---- resources: no BRAM or DSP unless the layer estimates them, never URAM ----
     def bram_estimation(self, fpgapart=None):
