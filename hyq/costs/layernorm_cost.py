@@ -10,7 +10,7 @@ answers from the datapath widths of :class:`hyq.integer.layernorm.LayerNormParam
   output product, per lane), and the read multiplexer of the token buffer (per 64 bits);
 - LUT memory: the token buffer as distributed RAM (asynchronous read, so never block RAM):
   RAM32M (32 x 6 bits) up to 32 beats deep, RAM64M (64 x 3 bits) per 64 beats beyond;
-- DSP48E1: one per 25 x 18 block of each multiplier Yosys maps to DSPs: S1 * S1, per lane
+- DSP48E1: the slices of each multiplier Yosys maps to DSPs (:mod:`hyq.costs.multiplier`): S1 * S1, per lane
   d * recip and x * x (inputs over 4 bits; Yosys keeps 5 x 5 in LUTs), and, when C is not a
   power of two, C * S2 and per lane C * x (a power of two is a shift).
 """
@@ -21,6 +21,7 @@ import json
 import math
 from pathlib import Path
 
+from hyq.costs import multiplier
 from hyq.integer.layernorm import LayerNormParams, layernorm_params
 
 COEF_FILE = Path(__file__).with_name("layernorm_cost.json")
@@ -45,20 +46,19 @@ def lutram(depth: int, width: int) -> int:
     return 4 * math.ceil(width / 3) * math.ceil(depth / 64)
 
 
-def _mul(a: int, b: int) -> int:
-    """DSP48E1 blocks (25 x 18 signed) of an a x b signed multiplier."""
-    a, b = max(a, b), min(a, b)
-    return math.ceil((a - 1) / 24) * math.ceil((b - 1) / 17)
+def _dsp(a: int, b: int) -> int:
+    """DSP48E1s of an a x b signed multiplier (:func:`hyq.costs.multiplier.dsp_tiles`, xc7)."""
+    return multiplier.dsp_tiles(a, b, "xc7")
 
 
 def dsp_estimate(p: LayerNormParams, pe: int, lane_bits: int | None = None) -> int:
     b = p.in_bits if lane_bits is None else lane_bits
     w = p.widths()
     x, s1, s2, d, recip = b + 1, w["sum"] + 1, w["sum_squares"] + 2, w["d"] + 1, w["recip"] + 1
-    n = _mul(s1, s1) + pe * (_mul(d, recip) + (_mul(x, x) if b > 4 else 0))
+    n = _dsp(s1, s1) + pe * (_dsp(d, recip) + (_dsp(x, x) if b > 4 else 0))
     if p.channels & (p.channels - 1):
         c = p.channels.bit_length() + 1
-        n += _mul(c, s2) + pe * _mul(c, x)
+        n += _dsp(c, s2) + pe * _dsp(c, x)
     return n
 
 

@@ -25,6 +25,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.base import Transformation
 
+from hyq.costs import multiplier
 from hyq.dataflow.finn_env import finn_steps as _finn_steps
 from hyq.integer.requant import RequantParams, requant, requant_from_thresholds
 
@@ -54,28 +55,10 @@ def folding_name(layer: str) -> str:
     return THRESHOLDS_PREFIX + layer[len(REQUANT_PREFIX):] if layer.startswith(REQUANT_PREFIX) else layer
 
 
-def dsp_widths(part: str | None) -> tuple[int, int, int]:
-    """Signed multiplier port widths (A, B, A when split) of the part's DSP slice:
-    DSP48E1 (7-series) 25 x 18, DSP48E2 (UltraScale(+)) 27 x 18, DSP58 (Versal) 27 x 24."""
-    p = (part or "").lower()
-    if p.startswith("xc7"):
-        return 25, 18, 18
-    if p.startswith("xcv") and not p.startswith("xcvu"):
-        return 27, 24, 24
-    return 27, 18, 18
-
-
 def dsp_per_product(a_bits: int, b_bits: int, part: str | None) -> int:
-    """DSP slices of one signed ``a_bits`` x ``b_bits`` product: one when it fits the ports,
-    else the tiles of a split product (each further tile one bit narrower: the partial
-    products are unsigned in signed ports), as Yosys' mul2dsp and Vivado decompose it."""
-    amax, bmax, apart = dsp_widths(part)
-    a, b = max(a_bits, b_bits), min(a_bits, b_bits)
-    if b < 2:
-        return 0
-    na = 1 if a <= amax else 1 + math.ceil((a - amax) / (apart - 1))
-    nb = 1 if b <= bmax else 1 + math.ceil((b - bmax) / (bmax - 1))
-    return na * nb
+    """DSP slices of one signed ``a_bits`` x ``b_bits`` product on ``part``
+    (:func:`hyq.costs.multiplier.dsp_tiles`)."""
+    return multiplier.dsp_tiles(a_bits, b_bits, multiplier.family(part))
 
 
 def sum_bits(idt: DataType, m_bits: int, b_bits: int) -> int:
@@ -106,7 +89,7 @@ def requant_luts(pe: int, nf: int, rom_bits: int, out_bits: int, sum_bits: int, 
     else:
         rom = rom_bits * math.ceil(nf / 64)
     lane = rom + 2 * out_bits + 1
-    if dsp_widths(part)[0] == 27:  # DSP48E2 / DSP58
+    if multiplier.DSP_PORTS[multiplier.family(part)][0] == 27:  # DSP48E2 / DSP58
         lane += (sum_bits - 2) if m_bits > 1 else math.ceil(sum_bits / 2)
     fb = math.ceil(math.log2(nf)) if nf > 1 else 0
     return pe * lane + 2 * fb + 4
@@ -321,5 +304,5 @@ class ThresholdsToRequant(Transformation):
         return hw, m_name, b_name
 
 
-__all__ = ["HyqRequant", "HyqRequant_rtl", "MODES", "ThresholdsToRequant", "dsp_per_product", "dsp_widths",
+__all__ = ["HyqRequant", "HyqRequant_rtl", "MODES", "ThresholdsToRequant", "dsp_per_product",
            "layer_cost", "requant_luts", "sum_bits"]
