@@ -1,6 +1,6 @@
 """Shapes and stream widths of an elementwise layer whose last axis is folded.
 
-HyqLookup and HyqSoftmax stream a tensor of shape ``ifm_dim`` with its last axis split into
+HyqLookup, HyqSoftmax and HyqLayerNorm stream a tensor of shape ``ifm_dim`` with its last axis split into
 beats of ``FOLD_ATTR`` values (PE or SIMD); the output has the input's shape. This mixin,
 put before ``HWCustomOp`` in the bases, answers FINN's shape, datatype and stream-width
 questions for them; a layer names its fold attribute and defines ``get_output_datatype``.

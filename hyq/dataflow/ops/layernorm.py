@@ -30,6 +30,7 @@ _finn_steps()
 from finn.custom_op.fpgadataflow.hwcustomop import HWCustomOp  # noqa: E402
 
 from hyq.costs import layernorm_cost as _cost  # noqa: E402
+from hyq.dataflow.ops.last_axis import LastAxisFolded  # noqa: E402
 from hyq.dataflow.ops.registry import register  # noqa: E402
 from hyq.dataflow.ops.rtl import HyqRTLBackend  # noqa: E402
 from hyq.dataflow.transforms import AbsorbScaleIntoAttribute  # noqa: E402
@@ -38,8 +39,10 @@ from hyq.integer.layernorm import LayerNormParams, layernorm_with_params  # noqa
 from hyq.tools import layernorm as _eda  # noqa: E402
 
 
-class HyqLayerNorm(HWCustomOp):
+class HyqLayerNorm(LastAxisFolded, HWCustomOp):
     """Integer LayerNorm over the last axis (tokens of C channels), PE channels per beat."""
+
+    LAST_AXIS = "the channel count"
 
     def get_nodeattr_types(self):
         attrs = {name: ("i", True, 0) for name in INT_ATTRS}
@@ -61,42 +64,9 @@ class HyqLayerNorm(HWCustomOp):
     def n_tokens(self) -> int:
         return int(np.prod(self.get_normal_input_shape()[:-1]))
 
-    # ---- shapes and types ----
-    def get_normal_input_shape(self, ind=0):
-        return tuple(self.get_nodeattr("ifm_dim"))
-
-    def get_normal_output_shape(self, ind=0):
-        return self.get_normal_input_shape()
-
-    def get_folded_input_shape(self, ind=0):
-        shape = list(self.get_normal_input_shape())
-        pe = self.get_nodeattr("PE")
-        if shape[-1] % pe:
-            raise ValueError(f"{self.onnx_node.name}: PE={pe} must divide the channel count {shape[-1]}")
-        return tuple(shape[:-1] + [shape[-1] // pe, pe])
-
-    def get_folded_output_shape(self, ind=0):
-        return self.get_folded_input_shape()
-
-    def get_input_datatype(self, ind=0):
-        return DataType[self.get_nodeattr("input_data_type")]
-
+    # ---- shapes and types: LastAxisFolded (PE channels a beat) ----
     def get_output_datatype(self, ind=0):
         return DataType[f"INT{self.get_nodeattr('out_bits')}"]
-
-    def get_instream_width(self, ind=0):
-        return self.get_input_datatype().bitwidth() * self.get_nodeattr("PE")
-
-    def get_outstream_width(self, ind=0):
-        return self.get_output_datatype().bitwidth() * self.get_nodeattr("PE")
-
-    def get_number_output_values(self):
-        return int(np.prod(self.get_folded_output_shape()[:-1]))
-
-    def infer_node_datatype(self, model):
-        node = self.onnx_node
-        self.set_nodeattr("input_data_type", model.get_tensor_datatype(node.input[0]).name)
-        model.set_tensor_datatype(node.output[0], self.get_output_datatype())
 
     def verify_node(self):
         info = []

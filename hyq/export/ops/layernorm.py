@@ -10,10 +10,8 @@ the affine (gamma, beta) follows as ordinary Mul and Add nodes.
 from __future__ import annotations
 
 import numpy as np
-from onnx import helper
-from qonnx.core.datatype import DataType
-from qonnx.custom_op.base import CustomOp
 
+from hyq.export.ops.base import FloatPointwise
 from hyq.integer.layernorm import LayerNormParams, layernorm_with_params
 
 INT_ATTRS = ("channels", "in_bits", "in_signed", "eps_int", "out_bits", "out_frac", "sqrt_shift", "recip_shift")
@@ -26,7 +24,7 @@ def params_of(get) -> LayerNormParams:
     return LayerNormParams(scale=float(get("input_scale")), **v)
 
 
-class IntLayerNorm(CustomOp):
+class IntLayerNorm(FloatPointwise):
     """Integer LayerNorm (no affine) over the last axis; see :mod:`hyq.integer.layernorm`."""
 
     def get_nodeattr_types(self):
@@ -37,28 +35,11 @@ class IntLayerNorm(CustomOp):
     def params(self) -> LayerNormParams:
         return params_of(self.get_nodeattr)
 
-    def make_shape_compatible_op(self, model):
-        node = self.onnx_node
-        return helper.make_node("Identity", [node.input[0]], [node.output[0]])
-
-    def infer_node_datatype(self, model):
-        model.set_tensor_datatype(self.onnx_node.output[0], DataType["FLOAT32"])
-
-    def execute_node(self, context, graph):
-        node = self.onnx_node
+    def compute(self, x):
         p = self.params()
-        x = np.asarray(context[node.input[0]], dtype=np.float64)
-        x_int = np.rint(x / p.scale).astype(np.int64)
-        out = layernorm_with_params(x_int, p)
-        context[node.output[0]] = (out.astype(np.float64) * p.out_scale).astype(np.float32)
+        out = layernorm_with_params(np.rint(x / p.scale).astype(np.int64), p)
+        return (out.astype(np.float64) * p.out_scale).astype(np.float32)
 
-    def verify_node(self):
-        info = []
-        try:
-            p = self.params()
-            info.append(f"IntLayerNorm over {p.channels} channels, {p.in_bits} -> {p.out_bits} bits")
-        except Exception as exc:  # noqa: BLE001 - verify_node reports, it does not raise
-            info.append(f"IntLayerNorm attributes incomplete: {exc}")
-        if len(self.onnx_node.input) != 1 or len(self.onnx_node.output) != 1:
-            info.append("IntLayerNorm needs exactly one input and one output")
-        return info
+    def describe(self):
+        p = self.params()
+        return [f"IntLayerNorm over {p.channels} channels, {p.in_bits} -> {p.out_bits} bits"]

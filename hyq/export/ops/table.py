@@ -9,16 +9,14 @@ and recorded as an attribute, not recomputed) and emits the dequantized output
 from __future__ import annotations
 
 import numpy as np
-from onnx import helper
-from qonnx.core.datatype import DataType
-from qonnx.custom_op.base import CustomOp
 
+from hyq.export.ops.base import FloatPointwise
 from hyq.integer.table import FUNCTIONS, TableSpec, lookup
 
 _INTS = ("in_bits", "in_signed", "in_narrow", "in_zero", "out_bits", "out_signed", "out_narrow", "out_zero")
 
 
-class TableActivation(CustomOp):
+class TableActivation(FloatPointwise):
     """``y = dequant(table[quant(x)])`` elementwise; see :mod:`hyq.integer.table`."""
 
     def get_nodeattr_types(self):
@@ -38,30 +36,18 @@ class TableActivation(CustomOp):
                          out_scale=float(g("out_scale")), in_zero=g("in_zero"), out_zero=g("out_zero"),
                          in_narrow=bool(g("in_narrow")), out_narrow=bool(g("out_narrow")))
 
-    def make_shape_compatible_op(self, model):
-        node = self.onnx_node
-        return helper.make_node("Identity", [node.input[0]], [node.output[0]])
-
-    def infer_node_datatype(self, model):
-        model.set_tensor_datatype(self.onnx_node.output[0], DataType["FLOAT32"])
-
-    def execute_node(self, context, graph):
-        node = self.onnx_node
+    def compute(self, x):
         s = self.spec()
-        x = np.asarray(context[node.input[0]], dtype=np.float64)
         lo, hi = s.in_range
         codes = np.clip(np.rint(x / s.in_scale) + s.in_zero, lo, hi)
         t = lookup(codes, np.asarray(self.get_nodeattr("table")), lo)
-        context[node.output[0]] = (t - s.out_zero).astype(np.float32) * np.float32(s.out_scale)
+        return (t - s.out_zero).astype(np.float32) * np.float32(s.out_scale)
 
-    def verify_node(self):
+    def describe(self):
+        s = self.spec()
         info = []
-        try:
-            s = self.spec()
-            n = len(self.get_nodeattr("table"))
-            if n != s.in_range[1] - s.in_range[0] + 1:
-                info.append(f"TableActivation: table has {n} entries, the input has {s.in_range}")
-            info.append(f"TableActivation {s.function}: {s.in_bits} -> {s.out_bits} bits")
-        except Exception as exc:  # noqa: BLE001 - verify_node reports, it does not raise
-            info.append(f"TableActivation attributes invalid: {exc}")
+        n = len(self.get_nodeattr("table"))
+        if n != s.in_range[1] - s.in_range[0] + 1:
+            info.append(f"TableActivation: table has {n} entries, the input has {s.in_range}")
+        info.append(f"TableActivation {s.function}: {s.in_bits} -> {s.out_bits} bits")
         return info
