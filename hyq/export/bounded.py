@@ -24,6 +24,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.transformation.composed import ComposedTransformation
 
 from hyq.errors import HyqError
+from hyq.export.scoped import ScopedSwap
 
 #: Rounds one loop may take, per node of the graph (at least ``_MIN_ROUNDS``); the slowest
 #: rewrites change one node a round. ``HYQ_MAX_PASS_ROUNDS`` overrides it for every loop.
@@ -174,27 +175,13 @@ def _composed_apply(self, model):
     return model, graph_modified
 
 
-_ORIGINAL = {(ModelWrapper, "transform"): ModelWrapper.transform,
-             (ComposedTransformation, "apply"): ComposedTransformation.apply}
-_BOUNDED = {(ModelWrapper, "transform"): _transform, (ComposedTransformation, "apply"): _composed_apply}
-_depth = 0
-_lock = threading.Lock()
+_SWAP = ScopedSwap({(ModelWrapper, "transform"): _transform, (ComposedTransformation, "apply"): _composed_apply})
+#: qonnx's own loops, restored when the outermost :func:`bounded_passes` block ends
+_ORIGINAL = _SWAP.original
 
 
 @contextlib.contextmanager
 def bounded_passes():
     """Bound qonnx's and finn-plus' fixed-point loops inside this block (blocks may nest)."""
-    global _depth
-    with _lock:
-        if _depth == 0:
-            for (owner, attr), fn in _BOUNDED.items():
-                setattr(owner, attr, fn)
-        _depth += 1
-    try:
+    with _SWAP.active():
         yield
-    finally:
-        with _lock:
-            _depth -= 1
-            if _depth == 0:
-                for (owner, attr), fn in _ORIGINAL.items():
-                    setattr(owner, attr, fn)

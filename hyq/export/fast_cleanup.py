@@ -17,7 +17,6 @@ compare whole graphs with and without it.
 from __future__ import annotations
 
 import contextlib
-import threading
 
 import onnx
 import qonnx.core.onnx_exec as oxe
@@ -28,20 +27,7 @@ from qonnx.transformation import fold_constants, general, infer_data_layouts, in
 from qonnx.util.basic import get_by_name
 from toposort import toposort_flatten
 
-#: (owner, attribute) -> qonnx's own implementation, restored when :func:`fast_passes` ends
-_ORIGINAL = {
-    (general.SortGraph, "apply"): general.SortGraph.apply,
-    (general.GiveReadableTensorNames, "apply"): general.GiveReadableTensorNames.apply,
-    (general.GiveUniqueParameterTensors, "apply"): general.GiveUniqueParameterTensors.apply,
-    (general.SortCommutativeInputsInitializerLast, "apply"): general.SortCommutativeInputsInitializerLast.apply,
-    (fold_constants.FoldConstants, "apply"): fold_constants.FoldConstants.apply,
-    (ModelWrapper, "check_all_tensor_shapes_specified"): ModelWrapper.check_all_tensor_shapes_specified,
-    (infer_shapes, "_hide_finn_ops"): infer_shapes._hide_finn_ops,
-    (infer_shapes, "_restore_finn_ops"): infer_shapes._restore_finn_ops,
-    (infer_datatypes.InferDataTypes, "apply"): infer_datatypes.InferDataTypes.apply,
-    (infer_data_layouts.InferDataLayouts, "apply"): infer_data_layouts.InferDataLayouts.apply,
-}
-
+from hyq.export.scoped import ScopedSwap
 
 def toposort_flatten_linear(data: dict) -> list:
     """``toposort.toposort_flatten(data)`` in linear time.
@@ -395,7 +381,7 @@ def fold_constants_apply(self, model):
     return model.transform(infer_shapes.InferShapes()), True
 
 
-_FAST = {
+_SWAP = ScopedSwap({
     (general.SortGraph, "apply"): sort_graph,
     (general.GiveReadableTensorNames, "apply"): give_readable_tensor_names,
     (general.GiveUniqueParameterTensors, "apply"): give_unique_parameter_tensors,
@@ -404,14 +390,12 @@ _FAST = {
     (ModelWrapper, "check_all_tensor_shapes_specified"): check_all_tensor_shapes_specified,
     (infer_shapes, "_hide_finn_ops"): hide_finn_ops,
     (infer_shapes, "_restore_finn_ops"): restore_finn_ops,
-    (infer_datatypes.InferDataTypes, "apply"): _with_indexed_lookups(_ORIGINAL[infer_datatypes.InferDataTypes, "apply"]),
+    (infer_datatypes.InferDataTypes, "apply"): _with_indexed_lookups(infer_datatypes.InferDataTypes.apply),
     (infer_data_layouts.InferDataLayouts, "apply"):
-        _with_indexed_lookups(_ORIGINAL[infer_data_layouts.InferDataLayouts, "apply"]),
-}
-
-
-_depth = 0
-_lock = threading.Lock()
+        _with_indexed_lookups(infer_data_layouts.InferDataLayouts.apply),
+})
+#: qonnx's own implementations, restored when the outermost :func:`fast_passes` block ends
+_ORIGINAL = _SWAP.original
 
 
 @contextlib.contextmanager
@@ -421,17 +405,5 @@ def fast_passes():
     hyq wraps its own work in it (export and cleanup, the FINN build); outside, and for
     any other user of qonnx in the process, qonnx is unchanged. Blocks may nest.
     """
-    global _depth
-    with _lock:
-        if _depth == 0:
-            for (owner, attr), fn in _FAST.items():
-                setattr(owner, attr, fn)
-        _depth += 1
-    try:
+    with _SWAP.active():
         yield
-    finally:
-        with _lock:
-            _depth -= 1
-            if _depth == 0:
-                for (owner, attr), fn in _ORIGINAL.items():
-                    setattr(owner, attr, fn)
