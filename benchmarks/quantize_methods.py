@@ -27,7 +27,7 @@ warnings.filterwarnings("ignore")
 from hyq import config  # noqa: E402
 from hyq.data import load  # noqa: E402
 from hyq.models import available  # noqa: E402
-from hyq.quantize.ptq import quantize  # noqa: E402
+from hyq.jobs.quantize import quantize_flow as quantize  # noqa: E402
 from hyq.quantize.scaling import METHODS, ScalingOptions  # noqa: E402
 
 PRECISIONS = ((8, 8), (6, 6), (4, 4))

@@ -25,7 +25,7 @@ warnings.filterwarnings("ignore")
 
 from hyq import config  # noqa: E402
 from hyq.data import load  # noqa: E402
-from hyq.quantize.ptq import quantize  # noqa: E402
+from hyq.jobs.quantize import quantize_flow as quantize  # noqa: E402
 
 PRECISIONS = ((8, 8), (4, 4))
 SOURCES = ("data", "synthetic")

@@ -44,7 +44,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 def _cmd_quantize(args: argparse.Namespace) -> int:
     from hyq.outdir import claim
-    from hyq.quantize.ptq import quantize_to_dir
+    from hyq.jobs.quantize import quantize_to_dir
 
     with claim(args.out):
         quantize_to_dir(args.config, args.out, method=args.method, wbits=args.wbits, abits=args.abits,

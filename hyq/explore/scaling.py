@@ -1,6 +1,6 @@
 """Distribution-scaling methods side by side (for notebooks and reports).
 
-Thin glue over :func:`hyq.quantize.ptq.quantize`: the same float model (trained once,
+Thin glue over :func:`hyq.jobs.quantize.quantize_flow`: the same float model (trained once,
 cached) quantized with each method, and per-channel input ranges of a pointwise layer
 before and after scaling, measured with quantization off.
 """
@@ -29,7 +29,7 @@ def compare_methods(cfg, ds, methods: Sequence[str], wbits: int, abits: int, qat
 
     ``mse_ratio`` is the mean over regions of (quantized-layer MSE after scaling) / (before).
     """
-    from hyq.quantize.ptq import quantize
+    from hyq.jobs.quantize import quantize_flow as quantize
 
     rows, models = [], {}
     for m in methods:

@@ -14,17 +14,15 @@ from typing import Any
 import torch
 
 from hyq import cache, config, outdir
-from hyq.data import fingerprint as data_fingerprint
 from hyq.data import from_config as load_data
 from hyq.dataflow import BuildSpec, build
 from hyq.errors import HyqError
 from hyq.export import check, export, load_checked
-from hyq.models import build_model, load_checkpoint
-from hyq.models.checkpoint import fingerprint as checkpoint_fingerprint
-from hyq.models.checkpoint import model_options
+from hyq.jobs.quantize import float_model, inputs_payload
 from hyq.nn.quant import BitSpec
 from hyq.progress import info, stage
 from hyq.quantize import accuracy, train
+from hyq.quantize.ptq import float_state, load_float_state
 from hyq.report import assemble, clear, summary, unmapped_error, write
 
 #: test samples pushed through both Brevitas and the QONNX executor
@@ -35,37 +33,25 @@ def _bits(q: config.QuantConfig) -> BitSpec:
     return BitSpec(weight=q.weight_bits, act=q.act_bits, overrides=dict(q.layers))
 
 
-def _new_model(cfg: config.FlowConfig, ds) -> torch.nn.Module:
-    torch.manual_seed(cfg.train.seed)
-    options = model_options(cfg.model.checkpoint, cfg.model.options)
-    try:
-        return build_model(cfg.model.name, _bits(cfg.quant), ds.input_shape[0], ds.num_classes, **options)
-    except ValueError as exc:
-        raise HyqError(f"{cfg.source}: model: {exc}") from None
-
-
-def inputs_payload(cfg: config.FlowConfig) -> dict[str, Any]:
-    """What the user's files contribute to cache keys: checkpoint contents, data file list."""
-    ck = cfg.model.checkpoint
-    return {"checkpoint": checkpoint_fingerprint(ck) if ck else None, "data_files": data_fingerprint(cfg.data.path)}
-
-
 def trained_model(cfg: config.FlowConfig, ds) -> tuple[torch.nn.Module, float]:
     """(model after training and QAT, float accuracy measured before quantization).
 
-    Taken from the cache when nothing that determines it changed.
+    The float weights come from hyq's one float-training cache
+    (:func:`hyq.quantize.ptq.float_state`, or the flow's checkpoint); calibration, PTQ and
+    QAT at the flow's widths follow. Taken from the cache when nothing that determines it
+    changed.
     """
     payload = {k: cfg.as_dict()[k] for k in ("model", "quant", "data", "train", "ptq")}
     if cfg.model.checkpoint or cfg.data.path:
         payload["inputs"] = inputs_payload(cfg)
     key = cache.key(payload, cache.module_files("hyq.models", "hyq.quantize", "hyq.data"))
+    fm = float_model(cfg, ds)
 
     def make(folder: Path) -> None:
-        model = _new_model(cfg, ds)
-        if cfg.model.checkpoint:
-            info(f"float weights from {cfg.model.checkpoint} ({load_checkpoint(model, cfg.model.checkpoint)['format']} "
-                 "layout): float training skipped")
-        result = train(model, ds, cfg.train, cfg.ptq, pretrained=bool(cfg.model.checkpoint))
+        state, _ = float_state(fm, ds)
+        model = fm.build(_bits(cfg.quant))
+        load_float_state(model, state)
+        result = train(model, ds, cfg.train, cfg.ptq, pretrained=True)
         torch.save(model.state_dict(), folder / "model.pt")
         (folder / "meta.json").write_text(json.dumps({"flow": payload, **result.__dict__}, indent=1))
 
@@ -73,7 +59,7 @@ def trained_model(cfg: config.FlowConfig, ds) -> tuple[torch.nn.Module, float]:
     what = "PTQ from checkpoint" if cfg.model.checkpoint else "train"
     with stage(f"{what} (cached)" if hit else what):
         folder = cache.entry("train", key, make)
-        model = _new_model(cfg, ds)
+        model = fm.build(_bits(cfg.quant))
         model.load_state_dict(torch.load(folder / "model.pt", weights_only=True))
         model.eval()
         float_acc = json.loads((folder / "meta.json").read_text())["float_accuracy"]

@@ -12,18 +12,17 @@ therefore stay wide. The result is a set of BitSpec overrides, usable in a flow 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
 
-from hyq.config import FlowConfig
 from hyq.data import Dataset
 from hyq.errors import HyqError
 from hyq.nn.quant import BitSpec
-from hyq.quantize.ptq import _build, float_state, load_float_state
+from hyq.quantize.ptq import FloatModel, float_state, load_float_state
 from hyq.quantize.regions import one_thread
 from hyq.quantize.train import accuracy, calibrate, float_mode
 
@@ -43,7 +42,7 @@ def _weight_bits(m: nn.Module) -> int | None:
     return int(round(float(m.quant_weight().bit_width)))
 
 
-def weight_layers(cfg: FlowConfig, ds: Dataset) -> list[WeightLayer]:
+def weight_layers(fm: FloatModel) -> list[WeightLayer]:
     """The model's weight layers, each with the BitSpec name its width is looked up by.
 
     The names are those the layer factories ask a BitSpec for; each is tied to its module by
@@ -56,10 +55,10 @@ def weight_layers(cfg: FlowConfig, ds: Dataset) -> list[WeightLayer]:
             asked.append(name)
             return super().w(name)
 
-    _build(cfg, ds, _Recorder())
+    fm.build(_Recorder())
     layers = []
     for name in dict.fromkeys(asked):
-        probe = _build(cfg, ds, BitSpec(16, 8, overrides={name: {"weight": 2}}))
+        probe = fm.build(BitSpec(16, 8, overrides={name: {"weight": 2}}))
         hits = [(p, m) for p, m in probe.named_modules() if _weight_bits(m) == 2]
         if len(hits) != 1:
             raise HyqError(f"mixed precision: bit-width name '{name}' selects {len(hits)} layers, expected 1")
@@ -102,19 +101,21 @@ class MixedResult:
         }
 
 
-def sensitivity(cfg: FlowConfig, ds: Dataset, layers: Sequence[WeightLayer], widths: Sequence[int],
-                abits: int, eval_samples: int = 256) -> dict[str, dict[int, dict[str, float]]]:
+def sensitivity(fm: FloatModel, ds: Dataset, layers: Sequence[WeightLayer], widths: Sequence[int],
+                abits: int, keep: Mapping[str, Mapping[str, int]] | None = None,
+                eval_samples: int = 256) -> dict[str, dict[int, dict[str, float]]]:
     """{layer: {width: {"mse": logit MSE vs float, "accuracy": test accuracy}}}, one layer narrowed at a time.
 
-    The widest width's entry (the same for every layer) is the all-wide model.
+    ``keep``: BitSpec overrides every measured model keeps (a flow's ``quant.layers``). The
+    widest width's entry (the same for every layer) is the all-wide model.
     """
-    state, _ = float_state(cfg, ds)
-    x_cal = ds.x_train[: cfg.train.calib_samples]
+    state, _ = float_state(fm, ds)
+    x_cal = ds.x_train[: fm.train.calib_samples]
     x_eval = ds.x_train[:eval_samples]
     wide = max(widths)
 
     def measure(overrides: dict) -> dict[str, float]:
-        model = _build(cfg, ds, BitSpec(wide, abits, overrides={**cfg.quant.layers, **overrides}))
+        model = fm.build(BitSpec(wide, abits, overrides={**(keep or {}), **overrides}))
         load_float_state(model, state)
         with float_mode(model, training=False):
             ref = torch.as_tensor(model.eval()(x_eval))
@@ -154,18 +155,18 @@ def assign(layers: Sequence[WeightLayer], table: dict[str, dict[int, dict[str, f
 
 
 @one_thread()
-def mixed_precision(cfg: FlowConfig, ds: Dataset, budget_bits: int, widths: Sequence[int] = (8, 6, 4),
-                    abits: int | None = None) -> MixedResult:
-    """Sensitivity analysis and greedy assignment of weight widths within ``budget_bits``."""
+def mixed_precision(fm: FloatModel, ds: Dataset, budget_bits: int, widths: Sequence[int], abits: int,
+                    keep: Mapping[str, Mapping[str, int]] | None = None) -> MixedResult:
+    """Sensitivity analysis and greedy assignment of weight widths within ``budget_bits``, with
+    activations at ``abits`` and the overrides ``keep`` kept (see :func:`sensitivity`)."""
     if not widths or any(isinstance(w, bool) or not isinstance(w, int) or not 2 <= w <= 16 for w in widths):
         raise HyqError(f"mixed precision: widths must be integers in [2, 16], got {list(widths)}")
     if budget_bits <= 0:
         raise HyqError(f"mixed precision: budget must be > 0 bits, got {budget_bits}")
-    abits = cfg.quant.act_bits if abits is None else abits
-    layers = weight_layers(cfg, ds)
+    layers = weight_layers(fm)
     floor = storage_bits(layers, {layer.name: min(widths) for layer in layers})
     if budget_bits < floor:  # fail before the sensitivity runs
         assign(layers, {}, widths, budget_bits)
-    table = sensitivity(cfg, ds, layers, widths, abits)
+    table = sensitivity(fm, ds, layers, widths, abits, keep)
     chosen = assign(layers, table, widths, budget_bits)
     return MixedResult(budget_bits, storage_bits(layers, chosen), chosen, layers, table)

@@ -5,15 +5,15 @@ BatchNorms (:mod:`hyq.quantize.scaling`), and bias corrections of bias-free conv
 folded into the BatchNorm that follows them (its running mean), so FINN absorbs them into
 thresholds like any BatchNorm. A correction with nowhere free to go is dropped and listed.
 
-:func:`quantize` is the whole job behind ``hyq quantize``: float model (trained once,
-cached) -> model at the requested widths -> PTQ -> optional QAT.
+:func:`quantize`: float model (trained once, cached, :func:`float_state`) -> model at the
+requested widths -> PTQ -> optional QAT. It takes the model as a :class:`FloatModel` (a
+builder and what identifies it), not a flow file: :mod:`hyq.jobs.quantize` reads the flow.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -24,7 +24,7 @@ from brevitas.graph.calibrate import _BiasCorrection, bias_correction_mode
 from torch import nn
 
 from hyq import cache
-from hyq.config import FlowConfig, PtqConfig
+from hyq.config import PtqConfig, TrainConfig
 from hyq.data import Dataset
 from hyq.errors import HyqError
 from hyq.nn.quant import BitSpec
@@ -141,39 +141,44 @@ def layer_widths(model: nn.Module) -> list[dict[str, Any]]:
 
 # ---------------------------------------------------------------- float model, cached
 
-def _build(cfg: FlowConfig, ds: Dataset, bits: BitSpec) -> nn.Module:
-    from hyq.models import build_model
-    from hyq.models.checkpoint import model_options
+@dataclass(frozen=True)
+class FloatModel:
+    """The model quantization starts from, in plain terms.
 
-    torch.manual_seed(cfg.train.seed)
-    options = model_options(cfg.model.checkpoint, cfg.model.options)
-    try:
-        return build_model(cfg.model.name, bits, ds.input_shape[0], ds.num_classes, **options)
-    except ValueError as exc:
-        raise HyqError(f"{cfg.source}: model: {exc}") from None
-
-
-def float_state(cfg: FlowConfig, ds: Dataset) -> tuple[dict[str, torch.Tensor], float]:
-    """(state dict after float training, float test accuracy), trained once per model/data/training.
-
-    With ``model.checkpoint`` the float weights are the checkpoint's (no training).
+    ``build(bits)`` makes a fresh, seeded model at widths ``bits``; ``identity`` (JSON)
+    names the model and its data in cache keys; ``train`` holds the float training, the
+    calibration sample count and the QAT schedule; with ``checkpoint`` the float weights are
+    the checkpoint's (no training); ``name`` is the model's name in reports.
     """
-    t = cfg.train
-    if cfg.model.checkpoint:
+
+    build: Callable[[BitSpec], nn.Module]
+    identity: Mapping[str, Any]
+    train: TrainConfig
+    checkpoint: str | None = None
+    name: str = ""
+
+
+def float_state(fm: FloatModel, ds: Dataset) -> tuple[dict[str, torch.Tensor], float]:
+    """(state dict after float training, float test accuracy): hyq's one float-training cache,
+    trained once per model, data and training settings.
+
+    With ``fm.checkpoint`` the float weights are the checkpoint's (no training).
+    """
+    t = fm.train
+    if fm.checkpoint:
         from hyq.models import load_checkpoint
 
-        model = _build(cfg, ds, BitSpec())
-        load_checkpoint(model, cfg.model.checkpoint)
+        model = fm.build(BitSpec())
+        load_checkpoint(model, fm.checkpoint)
         acc = accuracy(model, ds.x_test, ds.y_test, quantized=False)
-        info(f"float weights from {cfg.model.checkpoint}: float accuracy {acc:.4f} (float training skipped)")
+        info(f"float weights from {fm.checkpoint}: float accuracy {acc:.4f} (float training skipped)")
         return model.state_dict(), acc
-    payload = {"model": dataclasses.asdict(cfg.model), "data": dataclasses.asdict(cfg.data),
-               "train": {"epochs": t.epochs, "lr": t.lr, "batch_size": t.batch_size, "seed": t.seed}}
-    files = cache.module_files("hyq.models", "hyq.data", "hyq.quantize.train")
+    payload = {**fm.identity, "train": {"epochs": t.epochs, "lr": t.lr, "batch_size": t.batch_size, "seed": t.seed}}
+    files = cache.module_files("hyq.models", "hyq.nn", "hyq.integer", "hyq.data", "hyq.quantize.train")
 
     @_regions.one_thread()
     def make(folder: Path) -> None:
-        model = _build(cfg, ds, BitSpec())
+        model = fm.build(BitSpec())
         torch.manual_seed(t.seed)
         with float_mode(model, training=True):
             run_epochs(model, ds, t.epochs, t.lr, t.batch_size, t.seed, "float")
@@ -201,95 +206,31 @@ class QuantizeResult:
 
 
 @_regions.one_thread()
-def quantize(cfg: FlowConfig, ds: Dataset, method: str | None = None, wbits: int | None = None,
-             abits: int | None = None, overrides: Mapping[str, Mapping[str, int]] | None = None,
-             qat_epochs: int | None = None, bias_correction: bool | None = None,
+def quantize(fm: FloatModel, ds: Dataset, bits: BitSpec, ptq: PtqConfig, qat_epochs: int | None = None,
              options: ScalingOptions | None = None) -> QuantizeResult:
-    """Float model -> widths (flow's quant section unless given) -> PTQ (flow's ptq section) -> QAT.
-
-    Arguments that are None take the flow file's value. ``overrides`` are BitSpec per-layer
-    overrides added to the flow's own (e.g. the output of :mod:`hyq.quantize.mixed`).
-    """
-    ptq = dataclasses.replace(cfg.ptq, **{k: v for k, v in
-                                          {"method": method, "bias_correction": bias_correction}.items()
-                                          if v is not None})
-    wbits = cfg.quant.weight_bits if wbits is None else wbits
-    abits = cfg.quant.act_bits if abits is None else abits
-    qat_epochs = cfg.train.qat_epochs if qat_epochs is None else qat_epochs
-    try:
-        bits = BitSpec(wbits, abits, overrides={**cfg.quant.layers, **(overrides or {})})
-    except ValueError as exc:
-        raise HyqError(str(exc)) from None
-    state, acc_float = float_state(cfg, ds)
-    model = _build(cfg, ds, bits)
+    """Float model -> widths ``bits`` -> PTQ (``ptq``) -> QAT (``qat_epochs``, default ``fm.train``'s)."""
+    t = fm.train
+    qat_epochs = t.qat_epochs if qat_epochs is None else qat_epochs
+    wbits, abits = bits.weight, bits.act
+    state, acc_float = float_state(fm, ds)
+    model = fm.build(bits)
     load_float_state(model, state)
-    x_calib = calibration_images(model, ds.x_train, min(cfg.train.calib_samples, len(ds.x_train)),
-                                 cfg.ptq.calibration, cfg.train.seed)
+    x_calib = calibration_images(model, ds.x_train, min(t.calib_samples, len(ds.x_train)), ptq.calibration, t.seed)
     res = post_training_quantize(model, x_calib, ptq, options)
     acc_ptq = accuracy(model, ds.x_test, ds.y_test)
     info(f"{ptq.method} W{wbits}A{abits}: float {acc_float:.4f}, PTQ {acc_ptq:.4f}")
     acc_q = acc_ptq
     if qat_epochs:
-        torch.manual_seed(cfg.train.seed + 1)
-        run_epochs(model, ds, qat_epochs, cfg.train.lr * 0.1, cfg.train.batch_size, cfg.train.seed + 1, "QAT")
+        torch.manual_seed(t.seed + 1)
+        run_epochs(model, ds, qat_epochs, t.lr * 0.1, t.batch_size, t.seed + 1, "QAT")
         acc_q = accuracy(model, ds.x_test, ds.y_test)
         info(f"{ptq.method} W{wbits}A{abits}: QAT ({qat_epochs} epochs) {acc_q:.4f}")
     model.eval()
     report = {
         "method": ptq.method, "wbits": wbits, "abits": abits, "bias_correction": ptq.bias_correction,
         "accuracy_float": acc_float, "accuracy_ptq": acc_ptq, "accuracy_quantized": acc_q,
-        "qat_epochs": qat_epochs, "calib_samples": len(x_calib), "calibration": cfg.ptq.calibration, "dataset": ds.name, "test_samples": len(ds.x_test),
-        "model": cfg.model.name, "layers": layer_widths(model), "overrides": {**cfg.quant.layers, **(overrides or {})},
-        **res.as_dict(),
+        "qat_epochs": qat_epochs, "calib_samples": len(x_calib), "calibration": ptq.calibration, "dataset": ds.name,
+        "test_samples": len(ds.x_test), "model": fm.name, "layers": layer_widths(model),
+        "overrides": dict(bits.overrides), **res.as_dict(),
     }
     return QuantizeResult(model, report)
-
-
-def _parse_widths(text: str) -> tuple[int, ...]:
-    try:
-        widths = tuple(int(w) for w in str(text).split(",") if w.strip())
-    except ValueError:
-        raise HyqError(f"--widths must be comma-separated integers such as 8,6,4, got {text!r}") from None
-    if not widths:
-        raise HyqError("--widths is empty; give candidate weight widths such as 8,6,4")
-    return widths
-
-
-def quantize_to_dir(config_path: Path | None, out: Path, method: str | None = None, wbits: int | None = None,
-                    abits: int | None = None, qat_epochs: int | None = None, bias_correction: bool | None = None,
-                    budget_bits: int | None = None, widths: str = "8,6,4") -> dict[str, Any]:
-    """``hyq quantize``: quantize the flow's model, print the accuracies, write model.pt and quantize.json."""
-    from hyq import config
-    from hyq.data import from_config as load_data
-
-    if qat_epochs is not None and qat_epochs < 0:
-        raise HyqError(f"--qat-epochs must be >= 0, got {qat_epochs}")
-    for flag, v in (("--wbits", wbits), ("--abits", abits)):
-        if v is not None and not 2 <= v <= 16:
-            raise HyqError(f"{flag} must be in [2, 16], got {v}")
-    cfg = config.load(config_path)
-    ds = load_data(cfg.data)
-    mixed = None
-    if budget_bits is not None:
-        from hyq.quantize.mixed import mixed_precision
-
-        ws = _parse_widths(widths)
-        mixed = mixed_precision(cfg, ds, budget_bits, ws, abits)
-        wbits = max(ws)
-        info(f"mixed precision: {mixed.storage_bits} of {budget_bits} budget bits; widths "
-             + ", ".join(f"{k}={v}" for k, v in mixed.widths.items()))
-    res = quantize(cfg, ds, method, wbits, abits, mixed.overrides if mixed else None, qat_epochs, bias_correction)
-    rep = res.report
-    if mixed:
-        rep["mixed_precision"] = mixed.as_dict()
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    torch.save(res.model.state_dict(), out / "model.pt")
-    (out / "quantize.json").write_text(json.dumps(rep, indent=1))
-    line = (f"{rep['model']} {rep['method']} W{rep['wbits']}A{rep['abits']}: accuracy float {rep['accuracy_float']:.4f}"
-            f", PTQ {rep['accuracy_ptq']:.4f}")
-    if rep["qat_epochs"]:
-        line += f", QAT ({rep['qat_epochs']} epochs) {rep['accuracy_quantized']:.4f}"
-    print(f"{line} on {rep['test_samples']} {rep['dataset']} test samples", flush=True)
-    info(f"wrote {out / 'model.pt'} and {out / 'quantize.json'}")
-    return rep

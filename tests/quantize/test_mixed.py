@@ -5,16 +5,16 @@ from hyq import config
 from hyq.errors import HyqError
 from hyq.nn.quant import BitSpec
 from hyq.quantize.mixed import WeightLayer, assign, mixed_precision, storage_bits, weight_layers
-from hyq.quantize.ptq import _build
+from hyq.jobs.quantize import float_model, new_model
 
 
 def test_weight_layers_name_every_layer(tiny_flow, digits):
     cfg = config.load(tiny_flow)
-    layers = weight_layers(cfg, digits)
+    layers = weight_layers(float_model(cfg, digits))
     by_module = {layer.module: layer for layer in layers}
     # the BitSpec name of the projection conv differs from its module path
     assert by_module["blocks.0.project"].name == "blocks.0.project.conv"
-    model = _build(cfg, digits, BitSpec())
+    model = new_model(cfg, digits, BitSpec())
     params = {n: m.weight.numel() for n, m in model.named_modules() if hasattr(m, "quant_weight")}
     assert {layer.module: layer.params for layer in layers} == params
 
@@ -33,20 +33,20 @@ def test_greedy_keeps_the_sensitive_layer_wide():
 
 def test_mixed_precision_respects_the_budget(tiny_flow, digits):
     cfg = config.load(tiny_flow)
-    layers = weight_layers(cfg, digits)
+    layers = weight_layers(float_model(cfg, digits))
     full = storage_bits(layers, {layer.name: 8 for layer in layers})
     budget = int(full * 0.7)
-    res = mixed_precision(cfg, digits, budget, widths=(8, 6, 4))
+    res = mixed_precision(float_model(cfg, digits), digits, budget, (8, 6, 4), cfg.quant.act_bits)
     assert res.storage_bits <= budget < full
     assert set(res.widths.values()) <= {8, 6, 4} and min(res.widths.values()) < 8
     # a model built from the reported overrides has exactly that storage
-    model = _build(cfg, digits, BitSpec(8, 8, overrides=res.overrides))
+    model = new_model(cfg, digits, BitSpec(8, 8, overrides=res.overrides))
     measured = sum(m.weight.numel() * int(m.quant_weight().bit_width)
                    for m in model.modules() if hasattr(m, "quant_weight"))
     assert measured == res.storage_bits
     assert all(set(res.sensitivity[name]) == {8, 6, 4} for name in res.widths)
     with pytest.raises(HyqError, match="below"):
-        mixed_precision(cfg, digits, 10, widths=(8, 4))
+        mixed_precision(float_model(cfg, digits), digits, 10, (8, 4), cfg.quant.act_bits)
 
 
 @pytest.mark.slow
@@ -55,7 +55,7 @@ def test_hyq_quantize_with_a_budget(tiny_flow, digits, tmp_path):
 
     from tests.conftest import hyq
 
-    layers = weight_layers(config.load(tiny_flow), digits)
+    layers = weight_layers(float_model(config.load(tiny_flow), digits))
     budget = int(storage_bits(layers, {layer.name: 8 for layer in layers}) * 0.6)
     out = tmp_path / "mixed"
     proc = hyq("quantize", "--config", str(tiny_flow), "--method", "qads", "--budget-bits", str(budget),

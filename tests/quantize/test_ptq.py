@@ -9,7 +9,8 @@ from hyq.errors import HyqError
 from hyq.export import export
 from hyq.nn.quant import BitSpec
 from hyq.quantize import calibrate
-from hyq.quantize.ptq import bias_correct, layer_widths, quantize
+from hyq.jobs.quantize import quantize_flow as quantize
+from hyq.quantize.ptq import bias_correct, layer_widths
 
 from tests.conftest import hyq
 from tests.quantize.conftest import mv2
