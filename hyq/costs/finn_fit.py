@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hyq.costs.softmax_cost import row_buffer
+from hyq.costs.memory import row_buffer
 
 COEF_FILE = Path(__file__).with_name("finn_fit.json")
 

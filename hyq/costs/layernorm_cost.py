@@ -18,10 +18,10 @@ answers from the datapath widths of :class:`hyq.integer.layernorm.LayerNormParam
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 from hyq.costs import multiplier
+from hyq.costs.memory import lutram
 from hyq.integer.layernorm import LayerNormParams, layernorm_params
 
 COEF_FILE = Path(__file__).with_name("layernorm_cost.json")
@@ -37,13 +37,6 @@ def features(p: LayerNormParams, pe: int, lane_bits: int | None = None) -> dict[
     b = p.in_bits if lane_bits is None else lane_bits
     return {"token": w["radicand"] + w["recip"] + w["q"], "lanes": pe * (w["sum_squares"] + w["product"]),
             "buffer": p.channels * b / 64}
-
-
-def lutram(depth: int, width: int) -> int:
-    """LUTs of a depth x width distributed RAM with one write and one asynchronous read port."""
-    if depth <= 32:
-        return 4 * math.ceil(width / 6)
-    return 4 * math.ceil(width / 3) * math.ceil(depth / 64)
 
 
 def _dsp(a: int, b: int) -> int:

@@ -8,7 +8,7 @@ from synthesising a sweep of parameter sets with Yosys (``python -m hyq.costs.so
 re-measures and rewrites ``softmax_cost.json``). DSPs and BRAMs follow the structure:
 one DSP per lane for the uint output multiplier and one per lane for I-BERT's polynomial;
 the row buffer becomes distributed RAM or 18 Kbit blocks by the cost comparison Yosys'
-memory mapper makes (:func:`row_buffer`).
+memory mapper makes (:func:`hyq.costs.memory.row_buffer`).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from hyq.costs import multiplier
+from hyq.costs.memory import row_buffer
 from hyq.integer.softmax import SoftmaxParams, softmax_params
 
 COEF_FILE = Path(__file__).with_name("softmax_cost.json")
@@ -89,27 +90,6 @@ def _log2_compare_bits(zero_code: int, a_bits: int) -> int:
     """Bits compared by hw/rtl/hyq_out_log2.v: threshold j (3e << (j - 1)) overlaps the
     ``a_bits``-wide 2 sum + e on a_bits - j + 1 bits; beyond that only a zero test remains."""
     return sum(max(1, a_bits - j + 1) for j in range(1, zero_code + 1))
-
-
-def row_buffer(depth: int, width: int) -> tuple[int, int]:
-    """(LUTs as distributed RAM, 18 Kbit BRAMs) of the ``depth`` x ``width`` row buffer.
-
-    Distributed RAM: RAM32M (32 x 6 bits) up to depth 32, else RAM64M (64 x 3 bits) per
-    64 words, 4 LUTs each. Yosys 0.23's libmap costs 8 per LUTRAM bit-column block
-    (scaled by width used, 8/3 per bit per 64 words) against 129 per RAMB18; the measured
-    boundary (197 x 12 bits -> BRAM, 197 x 8, 512 x 4, 64 x 32 -> LUTRAM) sits at 0.9 of
-    the BRAM cost.
-    """
-    if depth <= 32:
-        lut, cost = 4 * math.ceil(width / 6), 8 / 6 * width
-    else:
-        blocks = math.ceil(depth / 64)
-        lut, cost = 4 * math.ceil(width / 3) * blocks, 8 / 3 * width * blocks
-    per_bram = 36 if depth <= 512 else 18 if depth <= 1024 else 9 if depth <= 2048 else 4
-    brams = math.ceil(width / per_bram) * max(1, math.ceil(depth / 16384))
-    if cost > 0.9 * 129 * brams:
-        return 0, brams
-    return lut, 0
 
 
 def dsp_estimate(p: SoftmaxParams, pe: int, fam: str = "xc7") -> int:

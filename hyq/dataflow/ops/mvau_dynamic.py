@@ -40,7 +40,7 @@ from finn.custom_op.fpgadataflow.matrixvectoractivation import MVAU  # noqa: E40
 from hyq.dataflow.ops.registry import register  # noqa: E402
 from hyq.dataflow.ops.rtl import HyqRTLBackend  # noqa: E402
 from hyq.costs import multiplier  # noqa: E402
-from hyq.costs.softmax_cost import row_buffer  # noqa: E402
+from hyq.costs.memory import row_buffer  # noqa: E402
 from hyq.errors import HyqError  # noqa: E402
 
 TOP = "hyq_mvau_dynamic"

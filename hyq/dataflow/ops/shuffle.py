@@ -33,7 +33,7 @@ from finn.custom_op.fpgadataflow.outer_shuffle import OuterShuffle  # noqa: E402
 
 from hyq.dataflow.ops.registry import register  # noqa: E402
 from hyq.dataflow.ops.rtl import HyqRTLBackend  # noqa: E402
-from hyq.costs.softmax_cost import row_buffer  # noqa: E402
+from hyq.costs.memory import row_buffer  # noqa: E402
 
 
 def read_loops(transpose_in_shape, perm, simd: int = 1) -> tuple[list[int], list[int]]:
