@@ -90,7 +90,8 @@ def concat_graph(perms: list[list[int]], axis: int = 1, widths=(3, 5)) -> ModelW
     """NHWC inputs -> Transpose(perm_i) each -> Concat(axis) -> Relu (a consumer of the concat)."""
     names = [f"x{i}" for i in range(len(widths))]
     nodes = [helper.make_node("Transpose", [x], [f"{x}t"], perm=p) for x, p in zip(names, perms)]
-    nodes += [helper.make_node("Concat", [f"{x}t" for x in names], ["c"], axis=axis), helper.make_node("Relu", ["c"], ["y"])]
+    nodes += [helper.make_node("Concat", [f"{x}t" for x in names], ["c"], axis=axis),
+              helper.make_node("Relu", ["c"], ["y"])]
     inputs = [helper.make_tensor_value_info(x, TensorProto.FLOAT, (1, 4, 2, w)) for x, w in zip(names, widths)]
     graph = helper.make_graph(nodes, "g", inputs, [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
     model = ModelWrapper(qonnx_make_model(graph))
@@ -101,7 +102,8 @@ def concat_graph(perms: list[list[int]], axis: int = 1, widths=(3, 5)) -> ModelW
 
 def concat_feed(model: ModelWrapper) -> dict:
     rng = np.random.default_rng(0)
-    return {i.name: rng.integers(-128, 128, model.get_tensor_shape(i.name)).astype(np.float32) for i in model.graph.input}
+    return {i.name: rng.integers(-128, 128, model.get_tensor_shape(i.name)).astype(np.float32)
+            for i in model.graph.input}
 
 
 @pytest.mark.parametrize("axis", [1, -3])
