@@ -100,15 +100,19 @@ def step_hyq_convert_layernorm(model: ModelWrapper, cfg) -> ModelWrapper:
 def step_hyq_table_layouts(model: ModelWrapper, cfg) -> ModelWrapper:
     """Layout changes in front of table activations move behind them
     (:class:`hyq.dataflow.ops.lookup.MoveTransposePastLookup`) and into the thresholds that
-    follow, as they do for convolutions with ReLU. No-op without HyqLookup."""
+    follow, as they do for convolutions with ReLU; then past the concats they now stand in
+    front of alike (:class:`hyq.dataflow.transforms.MoveTransposesPastConcat`: a MobileViT
+    block's fusion), where they cancel against the layout change behind. No-op without HyqLookup."""
     finn_steps()
     from finn.transformation.streamline.absorb import AbsorbConsecutiveTransposes, AbsorbTransposeIntoMultiThreshold
 
     from hyq.dataflow.ops.lookup import MoveTransposePastLookup
+    from hyq.dataflow.transforms import MoveTransposesPastConcat
 
     if not model.get_nodes_by_op_type("HyqLookup"):
         return model
     model = model.transform(MoveTransposePastLookup()).transform(AbsorbTransposeIntoMultiThreshold())
+    model = model.transform(MoveTransposesPastConcat())
     model = model.transform(AbsorbConsecutiveTransposes()).transform(InferDataLayouts())
     return model.transform(GiveUniqueNodeNames())
 

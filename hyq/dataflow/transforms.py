@@ -183,3 +183,54 @@ class FoldHyqLayers(Transformation):
                     break
             inst.set_nodeattr(attr, best)
         return model, False
+
+
+class MoveTransposesPastConcat(Transformation):
+    """``Concat(Transpose_p(a), Transpose_p(b), ...)`` -> ``Transpose_p(Concat(a, b, ...))``,
+    the concat axis mapped through the permutation p.
+
+    A MobileViT block's fusion concatenates its input with the result in NCHW between layout
+    changes: with a table activation (SiLU) on one branch, streamlining leaves one transpose
+    in front of the table (which FINN's passes do not see through), so FINN's own
+    ``MoveTransposePastJoinConcat`` finds unlike producers; once the table layouts moved,
+    a transpose with the same permutation stands in front of every input, and the one left
+    behind the concat cancels against the layout change that follows. Unlike FINN's rewrite
+    (whose permutation check does not return), this one requires equal permutations, and
+    leaves a transpose that feeds anything else alone.
+    """
+
+    def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
+        from onnx import helper
+
+        for node in model.graph.node:
+            if node.op_type != "Concat" or len(node.input) < 2:
+                continue
+            trs = [model.find_producer(i) for i in node.input]
+            if any(t is None or t.op_type != "Transpose" or len(model.find_consumers(t.output[0])) != 1
+                   for t in trs) or len({t.output[0] for t in trs}) != len(trs):
+                continue
+            perms = [list(helper.get_attribute_value(a)) for t in trs for a in t.attribute if a.name == "perm"]
+            if len(perms) != len(trs) or any(p != perms[0] for p in perms):
+                continue
+            perm = perms[0]
+            axis_attr = next(a for a in node.attribute if a.name == "axis")
+            axis = axis_attr.i % len(perm)
+            src_shape = model.get_tensor_shape(trs[0].input[0])
+            widths = [model.get_tensor_shape(t.input[0])[perm[axis]] for t in trs]
+            out, mid = node.output[0], model.make_new_valueinfo_name()
+            axis_attr.i = perm[axis]
+            node.input[:] = [t.input[0] for t in trs]
+            node.output[0] = mid
+            first = trs[0]
+            first.input[0], first.output[0] = mid, out
+            for t in trs[1:]:
+                model.graph.node.remove(t)
+            shape = list(src_shape)
+            shape[perm[axis]] = sum(widths)
+            model.set_tensor_shape(mid, shape)
+            dts = {model.get_tensor_datatype(i) for i in node.input}
+            model.set_tensor_datatype(mid, dts.pop() if len(dts) == 1 else model.get_tensor_datatype(out))
+            model.graph.node.remove(first)
+            model.graph.node.insert(list(model.graph.node).index(node) + 1, first)
+            return model, True
+        return model, False

@@ -7,29 +7,41 @@ from torch import nn
 
 from hyq.nn.quant import BitSpec, conv, ident, relu
 
-#: activation choices: ``relu`` (monotonic: FINN folds it into thresholds) or ``silu``
-#: (MobileViT's own; non-monotonic, so hardware needs a table on its 8-bit input)
-ACTIVATIONS = ("relu", "silu")
+#: activation choices: ``relu`` (monotonic: FINN folds it into thresholds) or a table
+#: activation (non-monotonic: hardware needs a table on its 8-bit input): ``silu``
+#: (MobileViT's own), ``gelu`` (exact, erf), ``hardswish``
+TABLES = {"silu": nn.functional.silu, "gelu": nn.functional.gelu, "hardswish": nn.functional.hardswish}
+ACTIVATIONS = ("relu", *TABLES)
 
 
-class QuantSiLU(nn.Module):
-    """SiLU between two quantizers: an integer table of at most 2^bits entries in hardware."""
+class QuantTableActivation(nn.Module):
+    """A pointwise function (one of :data:`TABLES`) between two quantizers: an integer table
+    of at most 2^bits entries in hardware (hyq.export.tables finds it in the export)."""
 
-    def __init__(self, name: str, bits: BitSpec):
+    def __init__(self, name: str, bits: BitSpec, kind: str = "silu"):
         super().__init__()
+        self.kind = kind
         self.in_q = ident(f"{name}.in", bits)
         self.out_q = ident(f"{name}.out", bits)
 
     def forward(self, x):
         x = self.in_q(x)
-        return self.out_q(nn.functional.silu(x.value if hasattr(x, "value") else x))
+        return self.out_q(TABLES[self.kind](x.value if hasattr(x, "value") else x))
+
+
+class QuantSiLU(QuantTableActivation):
+    """SiLU between two quantizers (MobileViT's activation)."""
+
+    def __init__(self, name: str, bits: BitSpec):
+        super().__init__(name, bits, "silu")
 
 
 def activation(name: str, bits: BitSpec, kind: str = "relu") -> nn.Module:
     """The quantized activation ``kind`` (one of :data:`ACTIVATIONS`) with quantized output."""
     if kind not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}; got {kind!r}")
-    return relu(name, bits) if kind == "relu" else QuantSiLU(name, bits)
+    return relu(name, bits) if kind == "relu" else QuantSiLU(name, bits) if kind == "silu" \
+        else QuantTableActivation(name, bits, kind)
 
 
 class ConvBNAct(nn.Module):

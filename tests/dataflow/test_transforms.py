@@ -10,7 +10,7 @@ from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.infer_shapes import InferShapes
 from qonnx.util.basic import qonnx_make_model
 
-from hyq.dataflow.transforms import AbsorbScaleIntoIntSoftmax, RemoveIdentityMultiThreshold
+from hyq.dataflow.transforms import AbsorbScaleIntoIntSoftmax, MoveTransposesPastConcat, RemoveIdentityMultiThreshold
 from hyq.integer.softmax import softmax_params
 from hyq.nn.softmax import node_attributes
 
@@ -84,3 +84,47 @@ def test_remove_identity_multithreshold_keeps_execution(thresholds):
 def test_remove_identity_multithreshold_keeps_real_thresholds(thresholds, in_dt):
     model = threshold_graph(thresholds, in_dt)
     assert "MultiThreshold" in [n.op_type for n in model.transform(RemoveIdentityMultiThreshold()).graph.node]
+
+
+def concat_graph(perms: list[list[int]], axis: int = 1, widths=(3, 5)) -> ModelWrapper:
+    """NHWC inputs -> Transpose(perm_i) each -> Concat(axis) -> Relu (a consumer of the concat)."""
+    names = [f"x{i}" for i in range(len(widths))]
+    nodes = [helper.make_node("Transpose", [x], [f"{x}t"], perm=p) for x, p in zip(names, perms)]
+    nodes += [helper.make_node("Concat", [f"{x}t" for x in names], ["c"], axis=axis),
+              helper.make_node("Relu", ["c"], ["y"])]
+    inputs = [helper.make_tensor_value_info(x, TensorProto.FLOAT, (1, 4, 2, w)) for x, w in zip(names, widths)]
+    graph = helper.make_graph(nodes, "g", inputs, [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    model = ModelWrapper(qonnx_make_model(graph))
+    for x in names:
+        model.set_tensor_datatype(x, DataType["INT8"])
+    return model.transform(InferShapes())
+
+
+def concat_feed(model: ModelWrapper) -> dict:
+    rng = np.random.default_rng(0)
+    return {i.name: rng.integers(-128, 128, model.get_tensor_shape(i.name)).astype(np.float32)
+            for i in model.graph.input}
+
+
+@pytest.mark.parametrize("axis", [1, -3])
+def test_transposes_move_past_concat_with_execution_unchanged(axis):
+    model = concat_graph([[0, 3, 1, 2]] * 2, axis)
+    feed = concat_feed(model)
+    want = execute_onnx(model, feed)["y"]
+    moved = model.transform(MoveTransposesPastConcat())
+    assert [n.op_type for n in moved.graph.node] == ["Concat", "Transpose", "Relu"]
+    concat = moved.graph.node[0]
+    assert list(concat.input) == ["x0", "x1"] and concat.attribute[0].i == 3  # channels last
+    assert moved.get_tensor_shape(concat.output[0]) == [1, 4, 2, 8]
+    assert moved.get_tensor_datatype(concat.output[0]) == DataType["INT8"]
+    assert np.array_equal(execute_onnx(moved, feed)["y"], want)
+
+
+def test_transposes_past_concat_need_equal_permutations_and_no_other_consumer():
+    unlike = concat_graph([[0, 3, 1, 2], [0, 3, 2, 1]], widths=(3, 3))
+    assert [n.op_type for n in unlike.transform(MoveTransposesPastConcat()).graph.node][-2] == "Concat"
+    shared = concat_graph([[0, 3, 1, 2]] * 2)
+    shared.graph.node.append(helper.make_node("Identity", ["x0t"], ["z"]))
+    shared.graph.output.append(helper.make_tensor_value_info("z", TensorProto.FLOAT, None))
+    assert [n.op_type for n in shared.transform(MoveTransposesPastConcat()).graph.node][:3] == \
+        ["Transpose", "Transpose", "Concat"]

@@ -1,5 +1,6 @@
-"""InferTableActivation: exported SiLU between quantizers becomes a TableActivation node that
-qonnx executes, equal to Brevitas; hand-built Quant -> HardSwish/Gelu -> Quant graphs too."""
+"""InferTableActivation: hyq.nn's exported table activations (SiLU, GELU, Hardswish) between
+quantizers become a TableActivation node that qonnx executes, equal to Brevitas; hand-built
+Quant -> HardSwish/Gelu -> Quant graphs too."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import torch
 from onnx import TensorProto, helper
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.core.onnx_exec import execute_onnx
+from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.infer_shapes import InferShapes
 from qonnx.util.basic import qonnx_make_model
 from torch import nn
@@ -21,17 +23,19 @@ from hyq.nn.blocks import ConvBNAct
 from hyq.nn.quant import BitSpec, input_quant
 
 
-def test_exported_silu_is_a_table_node_equal_to_brevitas(tmp_path):
+@pytest.mark.parametrize("act", ["silu", "gelu", "hardswish"])
+def test_exported_table_activation_is_a_table_node_equal_to_brevitas(tmp_path, act):
     torch.manual_seed(0)
-    m = nn.Sequential(input_quant(), ConvBNAct("c", BitSpec(), 3, 4, act="silu"))
+    m = nn.Sequential(input_quant(), ConvBNAct("c", BitSpec(), 3, 4, act=act))
     x = torch.rand(8, 3, 6, 6)
     m.train()
     for _ in range(3):
         m(x)
-    path = export(m, x, tmp_path / "silu.onnx", input_scale=1 / 255)
+    path = export(m, x, tmp_path / f"{act}.onnx", input_scale=1 / 255)
     ops = [n.op_type for n in onnx.load(str(path)).graph.node]
-    assert "TableActivation" in ops and "Sigmoid" not in ops and ops.count("Quant") == 3, ops
+    assert "TableActivation" in ops and ops.count("Quant") == 3, ops
     mw = ModelWrapper(str(path))
+    assert getCustomOp(mw.get_nodes_by_op_type("TableActivation")[0]).get_nodeattr("function") == act
     m.eval()
     xs = torch.round(torch.rand(4, 3, 6, 6) * 255) / 255
     with torch.no_grad():

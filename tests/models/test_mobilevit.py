@@ -48,7 +48,8 @@ def test_unfold_groups_pixels_by_position_in_patch_and_fold_inverts():
 
 def test_hybrid_tiny_options_and_forward():
     assert {"hybrid-tiny", "mobilevit-xxs", "mobilevit-xs", "mobilevit-s", "mobilevit"} <= set(available())
-    for opts in ({}, {"norm": "layer", "act": "silu", "softmax": "float"}, {"heads": 4, "patch": 4}):
+    for opts in ({}, {"norm": "layer", "act": "silu", "softmax": "float"}, {"act": "gelu"}, {"act": "hardswish"},
+                 {"heads": 4, "patch": 4}):
         model = build_model("hybrid-tiny", BitSpec(), 1, 10, **opts).eval()
         with torch.no_grad():
             assert tuple(torch.as_tensor(model(torch.rand(2, 1, 8, 8))).shape) == (2, 10)
@@ -56,7 +57,7 @@ def test_hybrid_tiny_options_and_forward():
 
 
 @pytest.mark.parametrize("opts, message", [
-    ({"norm": "group"}, "norm must be one of"), ({"act": "gelu"}, "activation must be one of"),
+    ({"norm": "group"}, "norm must be one of"), ({"act": "tanh"}, "activation must be one of"),
     ({"stages": [{"mv2": 16}]}, "expected keys"), ({"heads": 3}, "multiple of heads"),
 ])
 def test_invalid_options_raise(opts, message):
