@@ -5,6 +5,8 @@ Each is a small composition of qonnx/finn-plus transformations, named for what i
 
 from __future__ import annotations
 
+import numpy as np
+from onnx import numpy_helper
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.transformation.general import GiveUniqueNodeNames
 from qonnx.transformation.infer_data_layouts import InferDataLayouts
@@ -21,6 +23,12 @@ def step_hyq_streamline(model: ModelWrapper, cfg) -> ModelWrapper:
     scales past forks and joins, and the steps around it lower convolutions, turn global
     average pooling into an accumulator (its 1/N then folds into the next thresholds) and
     remove the layout transposes that collapse.
+
+    The float constants are widened to float64 for the passes (:func:`_initializers_as`):
+    FINN folds scales and biases into thresholds in the constants' own precision, and in
+    float32 a threshold within rounding of an integer (XXS: -2635.99994, float32 ulp 2.4e-4)
+    lands on it before the ceiling, so one accumulator value reaches the wrong code. The
+    ceilinged thresholds are integers, exact again in float32.
     """
     finn_steps()  # import finn only through finn_env
     from finn.transformation.fpgadataflow.convert_to_hw.global_acc_pool import InferGlobalAccPoolLayer
@@ -28,6 +36,7 @@ def step_hyq_streamline(model: ModelWrapper, cfg) -> ModelWrapper:
     from finn.transformation.streamline.round_thresholds import RoundAndClipThresholds
     from finn.transformation.streamline.streamline_plus import StreamlinePlus
 
+    model = _initializers_as(model, np.float32, np.float64)
     model = model.transform(StreamlinePlus())
     model = model.transform(LowerConvsToMatMul())
     model = model.transform(StreamlinePlus())
@@ -37,7 +46,17 @@ def step_hyq_streamline(model: ModelWrapper, cfg) -> ModelWrapper:
     model = model.transform(AbsorbConsecutiveTransposes())
     model = model.transform(RoundAndClipThresholds())
     model = model.transform(InferDataLayouts())
+    model = _initializers_as(model, np.float64, np.float32)
     return model.transform(GiveUniqueNodeNames())
+
+
+def _initializers_as(model: ModelWrapper, old, new) -> ModelWrapper:
+    """Every initializer of dtype ``old`` recast to ``new`` (float32 <-> float64 around streamlining)."""
+    for init in list(model.graph.initializer):
+        value = numpy_helper.to_array(init)
+        if value.dtype == old:
+            model.set_initializer(init.name, value.astype(new))
+    return model
 
 
 def _softmax_layer_inference():
