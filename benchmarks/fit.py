@@ -75,7 +75,7 @@ def table(rows: list[dict]) -> str:
     for r in rows:
         lines.append(f"| {r['model']} | {r['requant']} | {r['requantized']} | {r['LUT']:,.0f} | {r['BRAM_18K']:,.0f} | "
                      f"{r['URAM']:,.0f} | {r['DSP']:,.0f} | {r['fps']:,.0f} | {r['ratio_vs_fp32']:.2f} | "
-                     f"{'yes' if r['fits_part'] else 'no'} ({r['part'].split('-')[0]}) | {', '.join(r['fits'][:3]) or 'none'} |")
+                     f"{'yes' if r['fits_part'] else 'no'} ({parts.device(r['part'])}) | {', '.join(r['fits'][:3]) or 'none'} |")
     return "\n".join(lines)
 
 
