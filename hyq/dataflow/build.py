@@ -22,6 +22,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 
 from hyq.config import STEP_SETS, HardwareConfig
 from hyq.dataflow import finn_env, folding_check, parts
+from hyq.dataflow.bitwidth import step_hyq_minimize_bit_width, step_hyq_minimize_bit_width_initial
 from hyq.dataflow.steps import (step_hyq_convert_layernorm, step_hyq_convert_softmax, step_hyq_convert_tables,
                                 step_hyq_folding, step_hyq_requant, step_hyq_rtl_layers, step_hyq_streamline,
                                 step_hyq_table_layouts)
@@ -41,7 +42,7 @@ STEPS: dict[str, list] = {
         step_hyq_convert_layernorm,  # integer LayerNorm -> HyqLayerNorm; no-op without
         step_hyq_convert_softmax,  # hybrid models: integer softmax; no-op for CNNs
         "step_convert_to_hw",
-        "step_minimize_bit_width_initial",
+        step_hyq_minimize_bit_width_initial,  # FINN's step, thresholds checked in array time
         "step_create_dataflow_partition",
         "step_specialize_layers",
         "step_target_fps_parallelization",
@@ -50,7 +51,7 @@ STEPS: dict[str, list] = {
         step_hyq_rtl_layers,  # HLS-only layers (non-Versal) -> hyq's RTL layers
         step_hyq_requant,  # threshold tables -> requantization where proven exact (hardware.requant)
         step_hyq_folding,  # hyq's own layers folded for target_fps too
-        "step_minimize_bit_width",
+        step_hyq_minimize_bit_width,  # FINN's step_minimize_bit_width, thresholds checked in array time
         "step_generate_estimate_reports",
     ],
 }

@@ -187,20 +187,27 @@ def requant_from_thresholds(thresholds: np.ndarray, in_range: tuple[int, int], o
     n = t.shape[1]
 
     def at(shift: int):
-        return [_channel(t[c], lo, hi, shift, n) for c in range(t.shape[0])]
+        """Every channel's (M, B) at ``shift`` and None, or (those before it, the first channel
+        with none): a shift is feasible only for all channels, so the rest need no search."""
+        found = []
+        for c in range(t.shape[0]):
+            v = _channel(t[c], lo, hi, shift, n)
+            if v is None:
+                return found, c
+            found.append(v)
+        return found, None
 
     # feasibility only grows with the shift (2M, 2B at s + 1 give the same outputs as M, B
     # at s), so the smallest feasible shift is found by bisection
-    top = at(max_shift)
-    if any(v is None for v in top):
-        c = next(i for i, v in enumerate(top) if v is None)
+    top, c = at(max_shift)
+    if c is not None:
         return None, (f"channel {c}: no multiplier with a shift up to {max_shift} reproduces its "
                       "steps (thresholds unevenly spaced on the input range)")
     good, best, bad = max_shift, top, -1
     while good - bad > 1:
         mid = (good + bad) // 2
-        mb = at(mid)
-        if all(v is not None for v in mb):
+        mb, c = at(mid)
+        if c is None:
             good, best = mid, mb
         else:
             bad = mid

@@ -68,6 +68,32 @@ def unmapped_error(rep: dict[str, Any], qonnx_path: Path) -> HyqError:
                     f"{what} (or pass --allow-unmapped for a report marked incomplete)")
 
 
+ESTIMATE_STEP = "step_generate_estimate_reports"
+
+
+def estimate_names(result: BuildResult, hw: ModelWrapper) -> list[str]:
+    """The name each node of the final model ``hw`` had when FINN wrote its estimate reports.
+
+    ``step_hw_codegen`` renames every node (``GiveUniqueNodeNamesRecursive``): until then
+    hyq's RTL layers carry the names of the layers they replaced (``VVAU_hls_0`` is a
+    HyqVVAU_rtl), so after code generation the estimates' names are not the final ones and
+    a lookup by final name reads 0 for every renamed layer. The renaming keeps the node
+    order: the nodes pair up with those of the estimate step's saved model.
+    """
+    own = [n.name for n in hw.graph.node]
+    if ESTIMATE_STEP not in result.steps or result.steps[-1] == ESTIMATE_STEP:
+        return own
+    i = result.steps.index(ESTIMATE_STEP)
+    path = result.out_dir / "intermediate_models" / f"{i:02d}_{ESTIMATE_STEP}.onnx"
+    if not path.is_file():
+        return own
+    est = ModelWrapper(str(path)).graph.node
+    if [n.op_type for n in est] != [n.op_type for n in hw.graph.node]:
+        raise HyqError(f"the steps after {ESTIMATE_STEP} changed the graph, so FINN's estimates do not describe "
+                       f"the final model {result.model}; run the estimate steps last")
+    return [n.name for n in est]
+
+
 def assemble(result: BuildResult, spec: BuildSpec, model_name: str, qonnx_path: Path,
              extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Build the report dict of a finished build."""
@@ -79,9 +105,9 @@ def assemble(result: BuildResult, spec: BuildSpec, model_name: str, qonnx_path: 
     layers = [fitted_layer({
         "name": node.name,
         "op_type": node.op_type,
-        **{k: float(res.get(node.name, {}).get(k, 0)) for k in RESOURCES},
-        "cycles": int(cycles.get(node.name, 0)),
-    }, node) for node in hw.graph.node]
+        **{k: float(res.get(est, {}).get(k, 0)) for k in RESOURCES},
+        "cycles": int(cycles.get(est, 0)),
+    }, node) for node, est in zip(hw.graph.node, estimate_names(result, hw))]
     total = {k: float(sum(layer[k] for layer in layers)) for k in RESOURCES}
     parent = ModelWrapper(str(result.parent)) if result.parent else None
     unmapped, host = outside_nodes(parent)
