@@ -12,7 +12,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from hyq.config import PTQ_METHODS, REQUANT_MODES, HardwareConfig
+from hyq.config import PTQ_METHODS, REQUANT_MODES, STEP_SETS, HardwareConfig
 from hyq.errors import HyqError
 
 EXIT_USAGE = 2
@@ -38,6 +38,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
         allow_unmapped=args.allow_unmapped,
         fit=args.fit,
         requant=args.requant,
+        steps=args.steps,
     )
     return 0
 
@@ -257,6 +258,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--requant", choices=REQUANT_MODES, default=HardwareConfig.requant,
                    help="threshold tables -> integer requantization where proven exact: auto (where "
                         "cheaper, default), always, never")
+    b.add_argument("--steps", choices=tuple(STEP_SETS), default=HardwareConfig.steps,
+                   help="estimate (default) or codegen: also generate the RTL, for `hyq sim` and `hyq synth`")
     b.add_argument("--out", type=Path, required=True, help="output folder")
     _add_allow_unmapped(b)
     b.set_defaults(func=_cmd_build)

@@ -32,10 +32,13 @@ def mlp_build(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def conv_build(tmp_path_factory) -> Path:
-    """hyq build with RTL code generation of a small conv net whose every layer has RTL."""
+    """`hyq build --steps codegen` of a small conv net whose every layer has RTL: a user's model,
+    no flow file, ready for `hyq sim`."""
     out = tmp_path_factory.mktemp("conv-build")
     src = export_tiny_conv(out / "src.onnx")
-    build_onnx(src, PART, out / "build", target_fps=20000, steps="codegen")
+    proc = hyq("build", str(src), "--part", PART, "--target-fps", "20000", "--steps", "codegen",
+               "--out", str(out / "build"))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return out / "build"
 
 
