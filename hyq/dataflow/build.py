@@ -226,3 +226,31 @@ def _build(model_path: Path, spec: BuildSpec, out_dir: Path) -> BuildResult:
     final = inter / f"{len(names) - 1:02d}_{names[-1]}.onnx"
     parent = inter / "dataflow_parent.onnx"
     return BuildResult(out_dir, final, parent if parent.is_file() else None, names, resumed_after, seconds)
+
+
+def add_codegen(out_dir: Path, part: str, clock_ns: float) -> Path:
+    """Generate the RTL of a finished estimate build in place: FINN's ``step_hw_codegen`` on its
+    last model, saved next to it as a codegen build would save it (what ``hyq sim`` needs).
+
+    The estimate steps' record is left as it is, so the build still resumes as an estimate build.
+    """
+    out_dir = Path(out_dir).resolve()
+    inter = out_dir / "intermediate_models"
+    names = STEPS["estimate"]
+    last = inter / f"{len(names) - 1:02d}_{_step_name(names[-1])}.onnx"
+    if not last.is_file():
+        raise HyqError(f"{out_dir.parent} has no finished estimate build ({last.name} is missing); "
+                       "run `hyq build` or `hyq run` again")
+    (extra,) = STEP_SETS["codegen"]
+    spec = BuildSpec(part=part, clock_ns=clock_ns)
+    info(f"generating the RTL of this estimate build ({extra}) ...")
+    t0 = time.perf_counter()
+    with fast_cleanup.fast_passes(), finn_env.build_settings(out_dir / "finn_gen"):
+        with open(out_dir / "build.log", "a") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+            print(f"=== {extra} (added by hyq sim)")
+            model = _resolve(extra)(ModelWrapper(str(last)), _finn_cfg(spec, out_dir))
+    path = inter / f"{len(names):02d}_{extra}.onnx"
+    _save_atomic(model, path)
+    info(f"RTL generated ({time.perf_counter() - t0:.1f} s)")
+    return path
+

@@ -16,13 +16,12 @@ from hyq.dataflow import finn_env
 from hyq.errors import HyqError
 
 
-def _codegen_model(build_dir: Path) -> Path:
-    inter = build_dir / "finn" / "intermediate_models"
-    found = sorted(inter.glob("*_step_hw_codegen.onnx"))
-    if not found:
-        raise HyqError(f"{build_dir} has no RTL code generation; build with `hardware: {{steps: codegen}}` "
-                       "in the flow file (this build ran the estimate steps only)")
-    return found[-1]
+def _codegen_model(build_dir: Path, part: str, clock_ns: float) -> Path:
+    """The build's ``step_hw_codegen`` model; an estimate-only build gets its RTL generated first."""
+    from hyq.dataflow.build import add_codegen
+
+    found = sorted((build_dir / "finn" / "intermediate_models").glob("*_step_hw_codegen.onnx"))
+    return found[-1] if found else add_codegen(build_dir / "finn", part, clock_ns)
 
 
 def size_fork_fifos(model: ModelWrapper) -> ModelWrapper:
@@ -54,7 +53,7 @@ def sim_model(build_dir: Path, part: str, clock_ns: float) -> ModelWrapper:
     Saved as ``<build>/finn/rtlsim/sim_model.onnx`` and reused while the codegen model is
     unchanged.
     """
-    src = _codegen_model(build_dir)
+    src = _codegen_model(build_dir, part, clock_ns)
     out = build_dir / "finn" / "rtlsim"
     out.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256(src.read_bytes() + SIM_MODEL_VERSION.encode()).hexdigest()[:20]

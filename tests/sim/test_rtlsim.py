@@ -75,14 +75,34 @@ def test_mvau_layer_is_bit_exact_and_a_changed_weight_is_caught(mlp_build, tmp_p
 def test_sim_cli_errors(tmp_path, default_run_copy):
     proc = hyq("sim", str(tmp_path))
     assert proc.returncode == 2 and "not a hyq build folder" in proc.stderr
-    # an estimate-only build has no RTL to simulate
-    proc = hyq("sim", str(default_run_copy))
-    assert proc.returncode == 2 and "hardware: {steps: codegen}" in proc.stderr, proc.stderr
+    # a folder whose estimate build did not finish has nothing to generate RTL from
+    unfinished = tmp_path / "unfinished"
+    unfinished.mkdir()
+    shutil.copy(default_run_copy / "report.json", unfinished / "report.json")
+    shutil.copy(default_run_copy / "model.onnx", unfinished / "model.onnx")
+    proc = hyq("sim", str(unfinished))
+    assert proc.returncode == 2 and "no finished estimate build" in proc.stderr, proc.stderr
     proc = hyq("sim", str(default_run_copy), "--trace", str(tmp_path / "w.txt"))
     assert proc.returncode == 2 and ".vcd or .fst" in proc.stderr
     # the softmax target still parses as before
     proc = hyq("sim", "softmax", "--help")
     assert proc.returncode == 0 and "--method" in proc.stdout
+
+
+@pytest.mark.slow
+def test_hyq_sim_of_an_estimate_build_generates_its_rtl(default_run_copy):
+    """What `make run` leaves (estimate steps only) simulates: the RTL is generated from the
+    build's last saved model first, once."""
+    inter = default_run_copy / "finn" / "intermediate_models"
+    assert not list(inter.glob("*_step_hw_codegen.onnx"))
+    proc = hyq("sim", str(default_run_copy), "--count", "1", "--no-layers")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "generating the RTL of this estimate build" in proc.stdout
+    assert len(list(inter.glob("*_step_hw_codegen.onnx"))) == 1
+    sim = json.loads((default_run_copy / "report.json").read_text())["rtlsim"]
+    assert sim["bit_exact"] is True and sim["network"]["bit_exact"] is True
+    proc = hyq("sim", str(default_run_copy), "--count", "1", "--no-layers")
+    assert proc.returncode == 0 and "generating the RTL" not in proc.stdout
 
 
 @pytest.mark.slow

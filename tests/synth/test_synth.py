@@ -57,10 +57,10 @@ def test_hyq_synth_conv_net_layers_measured_and_cached(conv_build, tmp_path):
 def test_hyq_synth_errors(tmp_path):
     proc = hyq("synth", str(tmp_path))
     assert proc.returncode == 2 and "not a hyq build folder" in proc.stderr
-    # a build folder without RTL code generation (an estimate build)
+    # a folder without a finished build to generate RTL from
     (tmp_path / "report.json").write_text(json.dumps({"part": PART, "clock_ns": 10.0}))
     proc = hyq("synth", str(tmp_path))
-    assert proc.returncode == 2 and "hardware: {steps: codegen}" in proc.stderr, proc.stderr
+    assert proc.returncode == 2 and "no finished estimate build" in proc.stderr, proc.stderr
     (tmp_path / "report.json").write_text(json.dumps({"part": "ice40up5k", "clock_ns": 10.0}))
     proc = hyq("synth", str(tmp_path))
     assert proc.returncode == 2 and "no Yosys family" in proc.stderr, proc.stderr
