@@ -100,24 +100,27 @@ def minimize_threshold_width(inst, model: ModelWrapper):
     return None
 
 
+def minimize_weight_width(inst, model: ModelWrapper) -> None:
+    """A HW layer's ``minimize_weight_bit_width``, threshold tables in array time
+    (:func:`minimize_threshold_width`), every other layer by its own method."""
+    if isinstance(inst, _finn()[0]) and minimize_threshold_width(inst, model) is not None:
+        return
+    if hasattr(inst, "minimize_weight_bit_width"):
+        inst.minimize_weight_bit_width(model)
+
+
 class MinimizeWeightBitWidth(Transformation):
     """finn-plus' ``MinimizeWeightBitWidth`` (value-based), with threshold tables checked in
-    array time (:func:`minimize_threshold_width`)."""
+    array time (:func:`minimize_weight_width`)."""
 
     def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
         finn_steps()
         from finn.util.basic import getHWCustomOp
         from finn.util.fpgadataflow import is_fpgadataflow_node
 
-        Thresholding = _finn()[0]
         for node in model.graph.node:
-            if not is_fpgadataflow_node(node):
-                continue
-            inst = getHWCustomOp(node)
-            if isinstance(inst, Thresholding) and minimize_threshold_width(inst, model) is not None:
-                continue
-            if hasattr(inst, "minimize_weight_bit_width"):
-                inst.minimize_weight_bit_width(model)
+            if is_fpgadataflow_node(node):
+                minimize_weight_width(getHWCustomOp(node), model)
         return model, False
 
 

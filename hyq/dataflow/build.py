@@ -167,8 +167,29 @@ def build(model_path: Path, spec: BuildSpec, out_dir: Path) -> BuildResult:
     fixed-point loops (a rewrite that never converges fails, :mod:`hyq.export.bounded`) and
     FINN's settings (generated code under ``out_dir/finn_gen``) hold for this build only.
     """
-    with fast_cleanup.fast_passes(), bounded.bounded_passes(), finn_env.build_settings(Path(out_dir).resolve() / "finn_gen"):
+    with _build_scope(out_dir):
         return _build(model_path, spec, out_dir)
+
+
+@contextlib.contextmanager
+def _build_scope(out_dir: Path):
+    """What holds while a build's steps run (see :func:`build`)."""
+    with fast_cleanup.fast_passes(), bounded.bounded_passes(), finn_env.build_settings(Path(out_dir).resolve() / "finn_gen"):
+        yield
+
+
+def _run_step(step, name: str, model: ModelWrapper, cfg, log_path: Path) -> ModelWrapper:
+    """One step, FINN's output to ``log_path``, a failure as one actionable line."""
+    try:
+        with open(log_path, "a") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+            print(f"=== {name}")
+            return _resolve(step)(model, cfg)
+    except bounded.NoProgress as exc:
+        raise bounded.NoProgress(f"FINN step {name}: {exc}; FINN's log: {log_path}") from None
+    except HyqError:
+        raise
+    except Exception as exc:
+        raise _translate(exc, name) from exc
 
 
 def _build(model_path: Path, spec: BuildSpec, out_dir: Path) -> BuildResult:
@@ -206,16 +227,7 @@ def _build(model_path: Path, spec: BuildSpec, out_dir: Path) -> BuildResult:
         if name == "step_apply_folding_config" and spec.folding:
             folding_check.check_names(spec.folding, model)  # names the file and key, not FINN's step
         t0 = time.perf_counter()
-        try:
-            with open(log_path, "a") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-                print(f"=== {name}")
-                model = _resolve(step)(model, cfg)
-        except bounded.NoProgress as exc:
-            raise bounded.NoProgress(f"FINN step {name}: {exc}; FINN's log: {log_path}") from None
-        except HyqError:
-            raise
-        except Exception as exc:
-            raise _translate(exc, name) from exc
+        model = _run_step(step, name, model, cfg, log_path)
         seconds[name] = round(time.perf_counter() - t0, 2)
         _save_atomic(model, inter / f"{i:02d}_{name}.onnx")
         done.append(name)
@@ -242,15 +254,12 @@ def add_codegen(out_dir: Path, part: str, clock_ns: float) -> Path:
         raise HyqError(f"{out_dir.parent} has no finished estimate build ({last.name} is missing); "
                        "run `hyq build` or `hyq run` again")
     (extra,) = STEP_SETS["codegen"]
-    spec = BuildSpec(part=part, clock_ns=clock_ns)
+    cfg = _finn_cfg(BuildSpec(part=part, clock_ns=clock_ns), out_dir)
     info(f"generating the RTL of this estimate build ({extra}) ...")
     t0 = time.perf_counter()
-    with fast_cleanup.fast_passes(), finn_env.build_settings(out_dir / "finn_gen"):
-        with open(out_dir / "build.log", "a") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-            print(f"=== {extra} (added by hyq sim)")
-            model = _resolve(extra)(ModelWrapper(str(last)), _finn_cfg(spec, out_dir))
+    with _build_scope(out_dir):
+        model = _run_step(extra, extra, ModelWrapper(str(last)), cfg, out_dir / "build.log")
     path = inter / f"{len(names):02d}_{extra}.onnx"
     _save_atomic(model, path)
     info(f"RTL generated ({time.perf_counter() - t0:.1f} s)")
     return path
-

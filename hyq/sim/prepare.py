@@ -13,13 +13,12 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
 from hyq.dataflow import finn_env
+from hyq.dataflow.build import add_codegen
 from hyq.errors import HyqError
 
 
 def _codegen_model(build_dir: Path, part: str, clock_ns: float) -> Path:
     """The build's ``step_hw_codegen`` model; an estimate-only build gets its RTL generated first."""
-    from hyq.dataflow.build import add_codegen
-
     found = sorted((build_dir / "finn" / "intermediate_models").glob("*_step_hw_codegen.onnx"))
     return found[-1] if found else add_codegen(build_dir / "finn", part, clock_ns)
 

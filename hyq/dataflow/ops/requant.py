@@ -26,7 +26,7 @@ from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.base import Transformation
 
 from hyq.costs import multiplier
-from hyq.dataflow.bitwidth import minimize_threshold_width
+from hyq.dataflow.bitwidth import minimize_weight_width
 from hyq.dataflow.finn_env import finn_steps as _finn_steps
 from hyq.integer.requant import RequantParams, requant, requant_from_thresholds
 
@@ -259,8 +259,7 @@ class ThresholdsToRequant(Transformation):
             rec["reason"] = ("refused: M or B needs more than 24 bits, which the float32 initializers "
                              "FINN stores them in cannot hold exactly")
             return rec
-        if minimize_threshold_width(inst, model) is None:  # the table at the width the build would store
-            inst.minimize_weight_bit_width(model)
+        minimize_weight_width(inst, model)  # the table at the width the build would store
         t_bits = int(t.size) * inst.get_input_datatype(1).bitwidth()
         t_est = inst.node_res_estimation(self.part)
         hw, m_name, b_name = self._requant_node(model, node, inst, p)
