@@ -104,7 +104,7 @@ class HardwareConfig:
     clock_ns: float = 10.0
     target_fps: int | None = 10000
     folding: str | None = None
-    steps: str = "estimate"
+    steps: str | list[str] = "estimate"  # a preset of STEP_SETS, or FINN/hyq step names
     # standalone thresholds let MVAUs specialise to RTL (simulable without HLS tools)
     standalone_thresholds: bool = True
     # fraction of the part to fill: choose the fastest folding within it (hyq.dataflow.fit)
@@ -201,7 +201,9 @@ def validate(cfg: FlowConfig, where: str = "flow") -> FlowConfig:
     _check_type(f"{where}: quant.layers", q.layers, (dict,), "a mapping of layer-name patterns")
     _check_type(f"{where}: data.dataset", d.dataset, (str,), "a data set name string")
     _check_type(f"{where}: data.seed", d.seed, (int,), "an integer")
-    _check_type(f"{where}: hardware.steps", h.steps, (str,), "a step-list name")
+    _check_type(f"{where}: hardware.steps", h.steps, (str, list), "a step-list name or a list of step names")
+    if isinstance(h.steps, list) and not all(isinstance(n, str) for n in h.steps):
+        raise HyqError(f"{where}: hardware.steps must list step names as strings, got {h.steps!r}")
     _check_type(f"{where}: hardware.standalone_thresholds", h.standalone_thresholds, (bool,), "true or false")
     for key in ("weight_bits", "act_bits"):
         v = getattr(q, key)
@@ -247,7 +249,7 @@ def validate(cfg: FlowConfig, where: str = "flow") -> FlowConfig:
             raise HyqError(f"{where}: hardware.fit must be in (0, 1], got {h.fit}")
     if h.requant not in REQUANT_MODES:
         raise HyqError(f"{where}: hardware.requant must be one of {', '.join(REQUANT_MODES)}, got {h.requant!r}")
-    if h.steps not in STEP_SETS:
+    if isinstance(h.steps, str) and h.steps not in STEP_SETS:
         raise HyqError(f"{where}: hardware.steps must be one of {', '.join(STEP_SETS)}, got {h.steps!r}")
     return cfg
 

@@ -28,6 +28,7 @@ def _write(tmp_path, text):
         ("hardware: {clock_ns: -1}", "hardware.clock_ns"),
         ("hardware: {target_fps: 0}", "hardware.target_fps"),
         ("hardware: {steps: bitfile}", "hardware.steps"),
+        ("hardware: {steps: [step_tidy_up, 3]}", "hardware.steps"),
         ("hardware: {fit: 1.5}", "hardware.fit"),
         ("hardware: {fit: yes}", "hardware.fit"),
         ("hardware: {requant: sometimes}", "hardware.requant"),

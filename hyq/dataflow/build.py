@@ -56,6 +56,25 @@ STEPS: dict[str, list] = {
     ],
 }
 STEPS.update({name: [*STEPS["estimate"], *extra] for name, extra in STEP_SETS.items()})
+#: hyq's own build steps by name, which a flow file's step list may name next to FINN's
+HYQ_STEPS: dict[str, Callable] = {s.__name__: s for s in STEPS["estimate"] if not isinstance(s, str)}
+
+
+def step_list(steps: str | tuple[str, ...] | list[str]) -> list:
+    """The steps a build runs: a preset of :data:`STEPS` by name, or a list of step names
+    (hyq's, :data:`HYQ_STEPS`, and finn-plus', as FINN's DataflowBuildConfig.steps takes them)."""
+    if isinstance(steps, str):
+        if steps not in STEPS:
+            raise HyqError(f"unknown step list '{steps}'; use one of {', '.join(STEPS)} or a list of step names")
+        return STEPS[steps]
+    if not steps:
+        raise HyqError(f"hardware.steps is an empty list; name a preset ({', '.join(STEPS)}) or list steps")
+    finn = finn_env.finn_steps().build_dataflow_step_lookup
+    for name in steps:
+        if name not in HYQ_STEPS and name not in finn:
+            raise HyqError(f"unknown build step '{name}' in hardware.steps; known: presets {', '.join(STEPS)}, "
+                           f"hyq's {', '.join(HYQ_STEPS)}, FINN's {', '.join(finn)}")
+    return [HYQ_STEPS.get(name, name) for name in steps]
 
 _PART = re.compile(r"^xc[0-9a-z]+(-[0-9a-z]+)*$", re.IGNORECASE)
 
@@ -68,7 +87,7 @@ class BuildSpec:
     clock_ns: float = HardwareConfig.clock_ns
     target_fps: int | None = None
     folding: str | None = None
-    steps: str = HardwareConfig.steps
+    steps: str | tuple[str, ...] = HardwareConfig.steps  # a preset name or step names
     standalone_thresholds: bool = HardwareConfig.standalone_thresholds
     requant: str = HardwareConfig.requant
 
@@ -76,8 +95,9 @@ class BuildSpec:
         if not _PART.match(self.part):
             raise HyqError(f"unknown FPGA part '{self.part}'; give a full AMD part name such as xc7z020clg400-1")
         parts.capacity(self.part)  # a part neither hyq's table nor finn-plus knows is an error
-        if self.steps not in STEPS:
-            raise HyqError(f"unknown step list '{self.steps}'; use one of {', '.join(STEPS)}")
+        if not isinstance(self.steps, str):
+            object.__setattr__(self, "steps", tuple(self.steps))
+        step_list(self.steps)  # an unknown preset or step name is one error line
         if self.requant not in ("auto", "always", "never"):
             raise HyqError(f"unknown requant mode '{self.requant}'; use auto, always or never")
         if not self.clock_ns > 0:
@@ -196,7 +216,7 @@ def _build(model_path: Path, spec: BuildSpec, out_dir: Path) -> BuildResult:
     out_dir = Path(out_dir).resolve()
     inter = out_dir / "intermediate_models"
     inter.mkdir(parents=True, exist_ok=True)
-    steps = STEPS[spec.steps]
+    steps = step_list(spec.steps)
     names = [_step_name(s) for s in steps]
     fp = _fingerprint(model_path, spec)
     progress_file = out_dir / "progress.json"

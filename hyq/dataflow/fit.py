@@ -17,7 +17,7 @@ from pathlib import Path
 from qonnx.core.modelwrapper import ModelWrapper
 
 from hyq.costs import finn_fit
-from hyq.dataflow.build import STEPS, BuildResult, _finn_cfg, _resolve, _step_name, build
+from hyq.dataflow.build import BuildResult, _finn_cfg, _resolve, _step_name, build, step_list
 from hyq.dataflow import parts
 from hyq.errors import HyqError
 from hyq.progress import info
@@ -32,7 +32,7 @@ BISECTIONS = 8
 
 def _estimate(prefix: Path, spec, out: Path) -> dict:
     """Totals, fps and the final model of one candidate folding."""
-    steps = STEPS[spec.steps]
+    steps = step_list(spec.steps)
     names = [_step_name(s) for s in steps]
     start = names.index(FIRST_FOLD_STEP)
     out.mkdir(parents=True, exist_ok=True)

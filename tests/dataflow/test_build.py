@@ -2,13 +2,17 @@
 
 import json
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from hyq.dataflow import STEPS, BuildSpec, build
-from hyq.dataflow.build import _step_name
+from hyq.dataflow.build import _step_name, step_list
 from hyq.errors import HyqError
 
+ROOT = Path(__file__).resolve().parents[2]
 NAMES = [_step_name(s) for s in STEPS["estimate"]]
 
 
@@ -64,3 +68,27 @@ def test_unreadable_progress_record_restarts_the_build(copied_build):
     (out / "progress.json").write_text('{"fingerprint": "ab')  # cut short by a crash
     result = build(model, BuildSpec(part="xc7z020clg400-1", target_fps=10000), out)
     assert result.resumed_after is None and list(result.seconds) == NAMES
+
+
+def test_step_list_names_hyq_and_finn_steps_and_refuses_unknown_ones(default_run, tmp_path):
+    with pytest.raises(HyqError, match=r"unknown build step 'step_bogus'.*step_hyq_streamline.*step_tidy_up"):
+        BuildSpec(part="xc7z020clg400-1", steps=["step_tidy_up", "step_bogus"])
+    with pytest.raises(HyqError, match="unknown step list 'bitfile'"):
+        BuildSpec(part="xc7z020clg400-1", steps="bitfile")
+    # the preset spelled out as a list is the same steps
+    assert [_step_name(s) for s in step_list(NAMES)] == NAMES
+    # a short list of FINN's and hyq's steps runs those steps, in order, on the real model
+    steps = ["step_qonnx_to_finn", "step_tidy_up", "step_hyq_convert_tables", "step_hyq_streamline"]
+    result = build(default_run / "model.onnx", BuildSpec(part="xc7z020clg400-1", steps=steps), tmp_path / "finn")
+    assert result.steps == steps and list(result.seconds) == steps
+    assert (tmp_path / "finn" / "intermediate_models" / "03_step_hyq_streamline.onnx").is_file()
+
+
+def test_unknown_step_in_a_flow_file_is_one_line_and_exit_2(tmp_path):
+    flow = tmp_path / "bad.yaml"
+    flow.write_text("hardware: {steps: [step_qonnx_to_finn, step_bogus]}\n")
+    p = subprocess.run([sys.executable, "-m", "hyq.cli", "run", "--config", str(flow), "--out", str(tmp_path / "o")],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert p.returncode == 2, p.stderr
+    err = p.stderr.strip().splitlines()
+    assert len(err) == 1 and "step_bogus" in err[0] and "step_convert_to_hw" in err[0], p.stderr
