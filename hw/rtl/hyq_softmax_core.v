@@ -47,7 +47,12 @@ module hyq_softmax_core #(
     localparam ZMAX = (METHOD == 0) ? B : (METHOD == 1) ? C : X0;
     localparam ZW0 = $clog2(ZMAX + 1);
     localparam ZMW = (ZW0 < EXP_BITS) ? ZW0 : EXP_BITS;
-    localparam QAW = (LSH > 0) ? $clog2(LSH + 1) : 1;
+    // qa = min(q, LSH) <= QA_MAX: q's own bound (the exp units' Q_MAX) narrows the output shifter
+    localparam integer DMIN = -((1 << DB) - 1);
+    localparam integer U_MAX = (METHOD == 2) ? -(DMIN + (DMIN >>> 1) - (DMIN >>> 4)) : -DMIN;
+    localparam Q_MAX = (U_MAX / X0 < N_STEPS) ? U_MAX / X0 : N_STEPS;
+    localparam QA_MAX = (Q_MAX < LSH) ? Q_MAX : LSH;
+    localparam QAW = (QA_MAX > 0) ? $clog2(QA_MAX + 1) : 1;
     localparam MW = ZMW + QAW;
     localparam [1:0] S_LOAD = 2'd0, S_SUM = 2'd1, S_DIV = 2'd2, S_OUT = 2'd3;
 
