@@ -20,7 +20,7 @@ import os
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
 
-from hyq.explore.softmax import SWEEP_COLS, hw_sweep
+from hyq.explore.softmax import SWEEP_COLS, SWEEP_FAMILIES, SWEEP_FORMATS, SWEEP_N, SWEEP_PE, hw_sweep
 from hyq.tools import softmax as hs
 from hyq.integer.softmax_error import DEFAULT_INPUTS
 
@@ -88,6 +88,12 @@ def main() -> None:
     ap.add_argument("--sweep", action="store_true",
                     help="N in {64, 197, 256} x PE in {1, 4} x uint/log2 x xc7/xcup, whole units "
                          "(in_bits 8, scale 0.01 unless given); a Markdown table")
+    ap.add_argument("--sweep-n", type=int, nargs="+", default=list(SWEEP_N), help="--sweep: row lengths")
+    ap.add_argument("--sweep-pe", type=int, nargs="+", default=list(SWEEP_PE), help="--sweep: lanes")
+    ap.add_argument("--sweep-formats", nargs="+", choices=("uint", "log2"), default=["uint", "log2"],
+                    help="--sweep: output formats (uint/8, log2/4)")
+    ap.add_argument("--sweep-families", nargs="+", choices=SWEEP_FAMILIES, default=list(SWEEP_FAMILIES),
+                    help="--sweep: Yosys families")
     a = ap.parse_args()
     if a.sweep:
         if not a.cached:
@@ -98,7 +104,8 @@ def main() -> None:
         print("| " + " | ".join(SWEEP_COLS) + " |")
         print("|" + "---|" * len(SWEEP_COLS), flush=True)
         rows = []
-        for r in hw_sweep(in_bits=ib, scale=sc, jobs=a.jobs):
+        fmts = [f for f in SWEEP_FORMATS if f[0] in a.sweep_formats]
+        for r in hw_sweep(a.sweep_n, a.sweep_pe, fmts, a.sweep_families, ib, sc, a.jobs):
             rows.append(r)
             print("| " + " | ".join(_cell(r[c]) for c in SWEEP_COLS) + " |", flush=True)
         if a.json:

@@ -61,8 +61,10 @@ def hw_sweep(ns: Sequence[int] = SWEEP_N, pes: Sequence[int] = SWEEP_PE,
     """Whole streaming units over N x PE x output format x family, each with DSPs allowed and
     with multipliers in LUTs (``<family>_nodsp``), all three methods (Yosys, cached by content).
     Yields one row per (family, format, N, PE, method) as soon as its point is measured, with
-    the LUT ratio against I-BERT at the same point (``vs ibert``, ``vs ibert nodsp``)."""
-    points = [(n, pe, fmt, bits, fam) for fam in families for fmt, bits in formats for n in ns for pe in pes]
+    the LUT ratio against I-BERT at the same point (``vs ibert``, ``vs ibert nodsp``). Points whose
+    N is not a multiple of PE are skipped."""
+    points = [(n, pe, fmt, bits, fam) for fam in families for fmt, bits in formats for n in ns for pe in pes
+              if n % pe == 0]   # the RTL needs N a multiple of PE (N = 197 runs at PE = 1 only)
     keys = [(m, in_bits, scale, n, pe, fmt, bits, fam + sfx)
             for n, pe, fmt, bits, fam in points for m in METHODS for sfx in ("", "_nodsp")]
     with ProcessPoolExecutor(max_workers=jobs) as pool:
