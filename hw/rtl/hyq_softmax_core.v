@@ -62,6 +62,7 @@ module hyq_softmax_core #(
     reg v1, v2;
     reg signed [XW-1:0] row_max;
     reg [SUM_BITS-1:0] sum;
+    reg sum_first;                                            // next beat starts the row's sum
     wire [RECIP_BITS-1:0] recip;                              // held by the divider
     wire [PE*IN_BITS-1:0] rdata;
 
@@ -177,7 +178,10 @@ module hyq_softmax_core #(
                 m_axis_tdata <= o_comb;
                 if (v1 && (state == S_SUM || OUT_LOG2 != 0)) e_reg <= e_comb;
                 if (v1 && state == S_OUT && OUT_LOG2 == 0) m_reg <= m_comb;
-                if (v2 && state == S_SUM) sum <= sum + beat_sum;
+                if (v2 && state == S_SUM) begin
+                    sum <= (sum & {SUM_BITS{~sum_first}}) + beat_sum;
+                    sum_first <= 1'b0;
+                end
             end
             if (issue) begin
                 raddr <= raddr + 1'b1;
@@ -191,7 +195,7 @@ module hyq_softmax_core #(
                         state <= S_SUM;
                         raddr <= {AW{1'b0}};
                         issued_all <= 1'b0;
-                        sum <= {SUM_BITS{1'b0}};
+                        sum_first <= 1'b1;
                     end
                 end
                 S_SUM: if (drained) begin
