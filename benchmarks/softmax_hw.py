@@ -20,6 +20,7 @@ import os
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
 
+from hyq.explore.softmax import SWEEP_COLS, SWEEP_FAMILIES, SWEEP_FORMATS, SWEEP_N, SWEEP_PE, hw_sweep
 from hyq.tools import softmax as hs
 from hyq.integer.softmax_error import DEFAULT_INPUTS
 
@@ -50,49 +51,6 @@ def measure(settings, n, pe, out_format, out_bits, family, jobs=2) -> list[dict]
                      "in_bits": ib, "scale": s, **results[(m, u, ib, s, n, pe, out_format, out_bits, script)],
                      "LUT_nodsp": nodsp["LUT"], "FF_nodsp": nodsp["FF"]})
     return rows
-
-
-SWEEP_N = (64, 197, 256)
-SWEEP_PE = (1, 4)
-SWEEP_FORMATS = (("uint", 8), ("log2", 4))
-SWEEP_FAMILIES = ("xc7", "xcup")
-
-
-def _unit_job(args: tuple) -> dict:
-    method, in_bits, scale, n, pe, out_format, out_bits, script = args
-    p = hs.default_params(method, scale, in_bits, out_bits, out_format)
-    res = hs.synthesize(p, n, pe, script=script)
-    return {k: res[k] for k in ("LUT", "FF", "DSP", "CARRY")}
-
-
-def sweep(in_bits: int = 8, scale: float = 0.01, jobs: int = 1):
-    """Whole units over N x PE x output format x family, DSPs allowed and multipliers in
-    LUTs, all three methods; yields one row per (N, PE, format, family, method) as it is
-    measured, with the LUT ratio against I-BERT at the same point."""
-    points = [(n, pe, fmt, bits, fam) for fam in SWEEP_FAMILIES for fmt, bits in SWEEP_FORMATS
-              for n in SWEEP_N for pe in SWEEP_PE]
-    keys = [(m, in_bits, scale, n, pe, fmt, bits, fam + sfx)
-            for n, pe, fmt, bits, fam in points for m in METHODS for sfx in ("", "_nodsp")]
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        results = pool.map(_unit_job, keys)
-        done = {}
-        for key, res in zip(keys, results):
-            done[key] = res
-            m, _ib, _s, n, pe, fmt, bits, script = key
-            if not script.endswith("_nodsp") or m != METHODS[-1]:
-                continue
-            fam = script[: -len("_nodsp")]
-            ib = {sfx: done[("ibert", in_bits, scale, n, pe, fmt, bits, fam + sfx)] for sfx in ("", "_nodsp")}
-            for meth in METHODS:
-                d, nd = (done[(meth, in_bits, scale, n, pe, fmt, bits, fam + sfx)] for sfx in ("", "_nodsp"))
-                yield {"family": fam, "format": f"{fmt}/{bits}", "N": n, "PE": pe, "method": meth,
-                       "LUT": d["LUT"], "FF": d["FF"], "DSP": d["DSP"], "vs ibert": d["LUT"] / ib[""]["LUT"],
-                       "LUT nodsp": nd["LUT"], "FF nodsp": nd["FF"],
-                       "vs ibert nodsp": nd["LUT"] / ib["_nodsp"]["LUT"]}
-
-
-SWEEP_COLS = ("family", "format", "N", "PE", "method", "LUT", "FF", "DSP", "vs ibert", "LUT nodsp",
-              "FF nodsp", "vs ibert nodsp")
 
 
 def _cell(v) -> str:
@@ -130,6 +88,12 @@ def main() -> None:
     ap.add_argument("--sweep", action="store_true",
                     help="N in {64, 197, 256} x PE in {1, 4} x uint/log2 x xc7/xcup, whole units "
                          "(in_bits 8, scale 0.01 unless given); a Markdown table")
+    ap.add_argument("--sweep-n", type=int, nargs="+", default=list(SWEEP_N), help="--sweep: row lengths")
+    ap.add_argument("--sweep-pe", type=int, nargs="+", default=list(SWEEP_PE), help="--sweep: lanes")
+    ap.add_argument("--sweep-formats", nargs="+", choices=("uint", "log2"), default=["uint", "log2"],
+                    help="--sweep: output formats (uint/8, log2/4)")
+    ap.add_argument("--sweep-families", nargs="+", choices=SWEEP_FAMILIES, default=list(SWEEP_FAMILIES),
+                    help="--sweep: Yosys families")
     a = ap.parse_args()
     if a.sweep:
         if not a.cached:
@@ -140,7 +104,8 @@ def main() -> None:
         print("| " + " | ".join(SWEEP_COLS) + " |")
         print("|" + "---|" * len(SWEEP_COLS), flush=True)
         rows = []
-        for r in sweep(ib, sc, a.jobs):
+        fmts = [f for f in SWEEP_FORMATS if f[0] in a.sweep_formats]
+        for r in hw_sweep(a.sweep_n, a.sweep_pe, fmts, a.sweep_families, ib, sc, a.jobs):
             rows.append(r)
             print("| " + " | ".join(_cell(r[c]) for c in SWEEP_COLS) + " |", flush=True)
         if a.json:

@@ -198,10 +198,16 @@ def _cmd_explore(args: argparse.Namespace) -> int:
 
 def _explore(args: argparse.Namespace) -> int:
     if args.softmax:
-        from hyq.explore.softmax import softmax_variants, write_softmax
+        from hyq.explore.softmax import hw_sweep, softmax_variants, write_softmax, write_sweep
         from hyq.progress import info
 
-        for f in write_softmax(softmax_variants(n=args.n), args.out):
+        if args.sweep:
+            fmts = [(f, {"uint": 8, "log2": 4}[f]) for f in args.formats]
+            rows = list(hw_sweep(args.n, args.pe, fmts, args.family, jobs=args.workers))
+            files = write_sweep(rows, args.out)
+        else:
+            files = write_softmax(softmax_variants(n=args.n[0]), args.out)
+        for f in files:
             info(f"wrote {f}")
         return 0
     from hyq.explore import explore
@@ -349,7 +355,16 @@ def _parser() -> argparse.ArgumentParser:
     what.add_argument("--space", type=Path, help="space file, e.g. flows/spaces/small.yaml")
     what.add_argument("--softmax", action="store_true",
                       help="softmax variants instead: error (reference) and LUT (Yosys), softmax.csv and plot")
-    ex.add_argument("--n", type=int, default=64, help="--softmax: row length of the synthesised unit (default 64)")
+    ex.add_argument("--n", type=int, nargs="+", default=[64],
+                    help="--softmax: row length(s) of the synthesised unit (default 64; --sweep takes several)")
+    ex.add_argument("--sweep", action="store_true",
+                    help="--softmax: the hardware sweep of benchmarks/softmax_hw.py instead (whole units, "
+                         "DSP and no-DSP, N x PE x format x family): softmax_sweep.csv and plots/softmax_sweep")
+    ex.add_argument("--pe", type=int, nargs="+", default=[1], help="--softmax --sweep: lanes (default 1)")
+    ex.add_argument("--formats", nargs="+", choices=("uint", "log2"), default=["uint", "log2"],
+                    help="--softmax --sweep: output formats, uint/8 and log2/4 (default both)")
+    ex.add_argument("--family", nargs="+", choices=("xc7", "xcup"), default=["xc7"],
+                    help="--softmax --sweep: Yosys families (default xc7)")
     ex.add_argument("--out", type=Path, required=True, help="output folder (rerun to resume)")
     ex.add_argument("--workers", type=int, default=2, help="local Dask worker processes (default 2)")
     ex.add_argument("--scheduler", default=None,

@@ -4,6 +4,9 @@
 // only ZMW x RECIP_BITS wide: with W = floor(zm * recip / 2^(D - 1 - LSH + qa)), which is
 // floor(e * recip / 2^(D-1)) exactly, out = min((W + 1) >> 1, 2^OUT_BITS - 1). Since
 // e * recip <= 2^RECIP_SHIFT, W <= 2^(OUT_BITS+1): OUT_BITS + 2 bits of the product suffice.
+// keep_hierarchy: flattened into the core, Yosys/ABC maps this cone (multiplier, shift, round)
+// some 70 LUTs larger for LinMax (measured, benchmarks/softmax_hw.py); kept, it is mapped alone.
+(* keep_hierarchy *)
 module hyq_out_uint #(
     parameter ZMW = 16,          // width of the mantissa zm
     parameter QAW = 4,           // width of qa

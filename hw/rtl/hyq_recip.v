@@ -4,8 +4,13 @@
 // DEN_MIN_POW quotient bits are 0 and the partial remainder is 2^(DEN_MIN_POW-1) after them:
 // the divider starts there and runs the remaining QUOT_BITS = NUM_POW + 1 - DEN_MIN_POW steps.
 // Non-restoring: one add/subtract per step (R = 2R - den if R >= 0 else 2R + den); the
-// quotient bit is R >= 0 afterwards, the same bit a restoring divider produces. quot holds
-// its value from done until the next start. den must be >= 2^DEN_MIN_POW.
+// quotient bit is R >= 0 afterwards, the same bit a restoring divider produces.
+// Frugal form: the add/subtract is one carry chain whose carry-in is the subtract bit (an
+// extra low bit 1 + sub carries it in), the remainder's start value is a synchronous
+// set/reset of its flip-flops, and the step count is a marker bit shifted up the quotient
+// register (no counter): the quotient starts as ...001 and the marker leaves the top when
+// all QUOT_BITS bits are in. quot holds its value from done until the next start.
+// den must be >= 2^DEN_MIN_POW.
 module hyq_recip #(
     parameter DEN_BITS = 24,
     parameter NUM_POW = 32,
@@ -18,38 +23,34 @@ module hyq_recip #(
     input  wire [DEN_BITS-1:0]  den,
     output reg                  busy,
     output reg                  done,
-    output reg  [QUOT_BITS-1:0] quot
+    output wire [QUOT_BITS-1:0] quot
 );
     localparam RW = DEN_BITS + 2;           // |R| < den, 2R needs one more bit, plus the sign
-    localparam CW = $clog2(QUOT_BITS + 1);
     localparam [RW-1:0] R0 = {{(RW-1){1'b0}}, 1'b1} << (DEN_MIN_POW - 1);
 
-    reg signed [RW-1:0] rem;
-    reg [CW-1:0] cnt;
-    wire signed [RW-1:0] two_r = rem <<< 1;
-    wire signed [RW-1:0] dx = {2'b00, den};
-    wire sub = ~rem[RW-1];                  // one adder: 2R + (den ^ -sub) + sub
-    wire signed [RW-1:0] next = two_r + (dx ^ {RW{sub}}) + {{(RW-1){1'b0}}, sub};
+    reg [RW-1:0] rem;
+    reg [QUOT_BITS:0] qs;                   // quotient bits below a marker 1
+    wire sub = ~rem[RW-1];                  // 2R + (den ^ -sub) + sub, one carry chain
+    wire [RW:0] sum1 = {rem[RW-2:0], 1'b0, 1'b1} + {{2'b00, den} ^ {RW{sub}}, sub};
+    wire [RW-1:0] next = sum1[RW:1];
+    wire load = start && !busy;
+    assign quot = qs[QUOT_BITS-1:0];
 
     always @(posedge clk) begin
         if (!rst_n) begin
             busy <= 1'b0;
             done <= 1'b0;
         end else begin
-            done <= 1'b0;
-            if (start && !busy) begin
-                busy <= 1'b1;
-                rem  <= R0;
-                cnt  <= QUOT_BITS[CW-1:0];
-            end else if (busy) begin
-                rem  <= next;
-                quot <= {quot[QUOT_BITS-2:0], ~next[RW-1]};
-                cnt  <= cnt - 1'b1;
-                if (cnt == 1) begin
-                    busy <= 1'b0;
-                    done <= 1'b1;
-                end
-            end
+            done <= busy && qs[QUOT_BITS-1];
+            if (load) busy <= 1'b1;
+            else if (qs[QUOT_BITS-1]) busy <= 1'b0;
+        end
+        if (load) begin
+            rem <= R0;
+            qs <= {{QUOT_BITS{1'b0}}, 1'b1};
+        end else if (busy) begin
+            rem <= next;
+            qs <= {qs[QUOT_BITS-1:0], ~next[RW-1]};
         end
     end
 endmodule

@@ -47,7 +47,12 @@ module hyq_softmax_core #(
     localparam ZMAX = (METHOD == 0) ? B : (METHOD == 1) ? C : X0;
     localparam ZW0 = $clog2(ZMAX + 1);
     localparam ZMW = (ZW0 < EXP_BITS) ? ZW0 : EXP_BITS;
-    localparam QAW = (LSH > 0) ? $clog2(LSH + 1) : 1;
+    // qa = min(q, LSH) <= QA_MAX: q's own bound (the exp units' Q_MAX) narrows the output shifter
+    localparam integer DMIN = -((1 << DB) - 1);
+    localparam integer U_MAX = (METHOD == 2) ? -(DMIN + (DMIN >>> 1) - (DMIN >>> 4)) : -DMIN;
+    localparam Q_MAX = (U_MAX / X0 < N_STEPS) ? U_MAX / X0 : N_STEPS;
+    localparam QA_MAX = (Q_MAX < LSH) ? Q_MAX : LSH;
+    localparam QAW = (QA_MAX > 0) ? $clog2(QA_MAX + 1) : 1;
     localparam MW = ZMW + QAW;
     localparam [1:0] S_LOAD = 2'd0, S_SUM = 2'd1, S_DIV = 2'd2, S_OUT = 2'd3;
 
@@ -57,6 +62,7 @@ module hyq_softmax_core #(
     reg v1, v2;
     reg signed [XW-1:0] row_max;
     reg [SUM_BITS-1:0] sum;
+    reg sum_first;                                            // next beat starts the row's sum
     wire [RECIP_BITS-1:0] recip;                              // held by the divider
     wire [PE*IN_BITS-1:0] rdata;
 
@@ -172,7 +178,10 @@ module hyq_softmax_core #(
                 m_axis_tdata <= o_comb;
                 if (v1 && (state == S_SUM || OUT_LOG2 != 0)) e_reg <= e_comb;
                 if (v1 && state == S_OUT && OUT_LOG2 == 0) m_reg <= m_comb;
-                if (v2 && state == S_SUM) sum <= sum + beat_sum;
+                if (v2 && state == S_SUM) begin
+                    sum <= (sum & {SUM_BITS{~sum_first}}) + beat_sum;
+                    sum_first <= 1'b0;
+                end
             end
             if (issue) begin
                 raddr <= raddr + 1'b1;
@@ -186,7 +195,7 @@ module hyq_softmax_core #(
                         state <= S_SUM;
                         raddr <= {AW{1'b0}};
                         issued_all <= 1'b0;
-                        sum <= {SUM_BITS{1'b0}};
+                        sum_first <= 1'b1;
                     end
                 end
                 S_SUM: if (drained) begin

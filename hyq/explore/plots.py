@@ -138,6 +138,38 @@ def softmax_plot(rows: Sequence[Mapping[str, Any]], error: str = "max_err", path
     return fig
 
 
+def softmax_sweep_plot(rows: Sequence[Mapping[str, Any]], path: Path | str | None = None,
+                       title: str | None = None):
+    """The softmax hardware sweep: one column per (format, family); top row LUT vs N (solid:
+    multipliers in LUTs, dashed: DSPs allowed), bottom row the LUT ratio against I-BERT, one
+    line per (method, PE)."""
+    cols = list(dict.fromkeys((r["format"], r["family"]) for r in rows))
+    fig = Figure(figsize=(3.6 * len(cols) + 1, 6))
+    axes = fig.subplots(2, len(cols), squeeze=False, sharex=True)
+    colours = {"linmax": "tab:red", "ibert": "tab:blue", "shiftmax": "tab:green"}
+    for j, (fmt, fam) in enumerate(cols):
+        sel = [r for r in rows if (r["format"], r["family"]) == (fmt, fam)]
+        for meth, pe in dict.fromkeys((r["method"], r["PE"]) for r in sel):
+            line = sorted((r for r in sel if (r["method"], r["PE"]) == (meth, pe)), key=lambda r: r["N"])
+            n = [r["N"] for r in line]
+            style = dict(color=colours.get(meth), marker="o" if pe == 1 else "s", ms=4)
+            axes[0][j].plot(n, [r["LUT nodsp"] for r in line], label=f"{meth} PE={pe}", **style)
+            axes[0][j].plot(n, [r["LUT"] for r in line], ls="--", alpha=0.6, **style)
+            if meth != "ibert":
+                axes[1][j].plot(n, [r["vs ibert nodsp"] for r in line], label=f"{meth} PE={pe}", **style)
+                axes[1][j].plot(n, [r["vs ibert"] for r in line], ls="--", alpha=0.6, **style)
+        axes[0][j].set_title(f"{fmt}, {fam}", fontsize=9)
+        axes[1][j].set_xlabel("row length N")
+        for ax in (axes[0][j], axes[1][j]):
+            ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("LUT (solid: no DSP, dashed: DSP)")
+    axes[1][0].set_ylabel("LUT / I-BERT's LUT")
+    axes[0][0].legend(fontsize=6)
+    fig.suptitle(title or "softmax units (Yosys): LUT and ratio vs I-BERT", fontsize=10)
+    save(fig, path)
+    return fig
+
+
 def space_plots(rows: Sequence[Mapping[str, Any]], front: Sequence[int], space, out: Path) -> list[Path]:
     """The plots ``hyq explore`` writes into ``out/plots``; returns the files written."""
     d = Path(out) / "plots"

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,12 @@ from hyq.integer.softmax import METHODS
 from hyq.integer.softmax_error import measure, row_sets
 
 VARIANTS = tuple((m, f, b) for m in METHODS for f, b in (("uint", 8), ("log2", 4)))
+SWEEP_N = (64, 197, 256)
+SWEEP_PE = (1, 4)
+SWEEP_FORMATS = (("uint", 8), ("log2", 4))
+SWEEP_FAMILIES = ("xc7", "xcup")
+SWEEP_COLS = ("family", "format", "N", "PE", "method", "LUT", "FF", "DSP", "vs ibert", "LUT nodsp",
+              "FF nodsp", "vs ibert nodsp")
 
 
 def softmax_variants(variants: Sequence[tuple[str, str, int]] = VARIANTS, scale: float = 1 / 16,
@@ -41,18 +48,70 @@ def softmax_variants(variants: Sequence[tuple[str, str, int]] = VARIANTS, scale:
     return out
 
 
+def _unit_job(args: tuple) -> dict:
+    method, in_bits, scale, n, pe, out_format, out_bits, script = args
+    p = default_params(method, scale, in_bits, out_bits, out_format)
+    res = synthesize(p, n, pe, script=script)
+    return {k: res[k] for k in ("LUT", "FF", "DSP", "CARRY")}
+
+
+def hw_sweep(ns: Sequence[int] = SWEEP_N, pes: Sequence[int] = SWEEP_PE,
+             formats: Sequence[tuple[str, int]] = SWEEP_FORMATS, families: Sequence[str] = SWEEP_FAMILIES,
+             in_bits: int = 8, scale: float = 0.01, jobs: int = 1) -> Iterator[dict[str, Any]]:
+    """Whole streaming units over N x PE x output format x family, each with DSPs allowed and
+    with multipliers in LUTs (``<family>_nodsp``), all three methods (Yosys, cached by content).
+    Yields one row per (family, format, N, PE, method) as soon as its point is measured, with
+    the LUT ratio against I-BERT at the same point (``vs ibert``, ``vs ibert nodsp``). Points whose
+    N is not a multiple of PE are skipped."""
+    points = [(n, pe, fmt, bits, fam) for fam in families for fmt, bits in formats for n in ns for pe in pes
+              if n % pe == 0]   # the RTL needs N a multiple of PE (N = 197 runs at PE = 1 only)
+    keys = [(m, in_bits, scale, n, pe, fmt, bits, fam + sfx)
+            for n, pe, fmt, bits, fam in points for m in METHODS for sfx in ("", "_nodsp")]
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        done = {}
+        for key, res in zip(keys, pool.map(_unit_job, keys)):
+            done[key] = res
+            m, _ib, _s, n, pe, fmt, bits, script = key
+            if not script.endswith("_nodsp") or m != METHODS[-1]:
+                continue
+            fam = script[: -len("_nodsp")]
+            ib = {sfx: done[("ibert", in_bits, scale, n, pe, fmt, bits, fam + sfx)] for sfx in ("", "_nodsp")}
+            for meth in METHODS:
+                d, nd = (done[(meth, in_bits, scale, n, pe, fmt, bits, fam + sfx)] for sfx in ("", "_nodsp"))
+                yield {"family": fam, "format": f"{fmt}/{bits}", "N": n, "PE": pe, "method": meth,
+                       "LUT": d["LUT"], "FF": d["FF"], "DSP": d["DSP"], "vs ibert": d["LUT"] / ib[""]["LUT"],
+                       "LUT nodsp": nd["LUT"], "FF nodsp": nd["FF"],
+                       "vs ibert nodsp": nd["LUT"] / ib["_nodsp"]["LUT"]}
+
+
+def _write_csv(rows: list[dict[str, Any]], path: Path) -> None:
+    tmp = path.with_name("." + path.name + ".tmp")
+    with open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    os.replace(tmp, path)
+
+
+def write_sweep(rows: list[dict[str, Any]], out_dir: Path | str) -> list[Path]:
+    """softmax_sweep.csv and the sweep plot (LUT and ratio vs I-BERT against N) in ``out_dir``."""
+    from hyq.explore.plots import softmax_sweep_plot
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    _write_csv(rows, out / "softmax_sweep.csv")
+    stem = out / "plots" / "softmax_sweep"
+    softmax_sweep_plot(rows, path=stem)
+    return [out / "softmax_sweep.csv", stem.with_suffix(".png"), stem.with_suffix(".svg")]
+
+
 def write_softmax(rows: list[dict[str, Any]], out_dir: Path | str) -> list[Path]:
     """softmax.csv and the LUT-vs-error plot (PNG, SVG) in ``out_dir``; returns the files."""
     from hyq.explore.plots import softmax_plot
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tmp = out / ".softmax.csv.tmp"
-    with open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    os.replace(tmp, out / "softmax.csv")
+    _write_csv(rows, out / "softmax.csv")
     stem = out / "plots" / "softmax_lut_vs_error"
     softmax_plot(rows, path=stem)
     return [out / "softmax.csv", stem.with_suffix(".png"), stem.with_suffix(".svg")]
