@@ -1,40 +1,36 @@
-"""Accuracy cost of the hardware-aware choices of the hybrid models, measured on digits.
+"""Accuracy and hardware cost of the hybrid models' choices, measured on digits, in one run.
 
-Trains ``hybrid-tiny`` (float, then calibration and QAT at W8A8, as ``hyq run`` does) once
-per choice of normalisation (BatchNorm folded into thresholds vs LayerNorm) and activation
-(ReLU, which becomes thresholds, vs SiLU, which needs a table) and prints float and
-quantized test accuracy. Usage: ``.venv/bin/python benchmarks/hybrid_choices.py [epochs]``.
+Runs ``hyq run`` (train float, calibrate, QAT at W8A8, export, FINN estimate build) for
+``flows/hybrid-tiny.yaml`` (BatchNorm folded into thresholds, ReLU as thresholds) and
+``flows/hybrid-tiny-published.yaml`` (integer LayerNorm, SiLU as a lookup table) and prints
+float and W8A8 accuracy, LUT, BRAM_18K, DSP, storage (ratio_vs_fp32 of all static bits) and
+fps from each report. Usage: ``.venv/bin/python benchmarks/hybrid_choices.py [out]``
+(default out ``build/hybrid_choices``).
 """
 
 from __future__ import annotations
 
-import itertools
 import sys
 import time
+from pathlib import Path
 
-import torch
+from hyq.jobs.flow import run_flow
 
-from hyq.config import TrainConfig
-from hyq.data import load
-from hyq.models import build_model
-from hyq.nn.quant import BitSpec
-from hyq.quantize import train
+FLOWS = ("flows/hybrid-tiny.yaml", "flows/hybrid-tiny-published.yaml")
 
 
-def main(epochs: int = 40) -> None:
-    ds = load("digits", 0.2, 0)
-    cfg = TrainConfig(epochs=epochs, qat_epochs=5, lr=0.005, batch_size=64, calib_samples=256, seed=0)
-    print("| norm | act | float acc | W8A8 acc | diff (points) | seconds |")
-    print("|---|---|---|---|---|---|")
-    # the shipped default (batch, relu) last: the alternatives are the news
-    for norm, act in sorted(itertools.product(("batch", "layer"), ("relu", "silu")), key=lambda c: c == ("batch", "relu")):
-        torch.manual_seed(cfg.seed)
-        model = build_model("hybrid-tiny", BitSpec(), ds.input_shape[0], ds.num_classes, norm=norm, act=act)
+def main(out: str = "build/hybrid_choices") -> None:
+    print("| flow | norm | act | float acc | W8A8 acc | diff (points) | LUT | BRAM_18K | DSP | storage vs FP32 | fps | s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|", flush=True)
+    for flow in FLOWS:
         t0 = time.perf_counter()
-        res = train(model, ds, cfg)
-        print(f"| {norm} | {act} | {res.float_accuracy:.4f} | {res.quant_accuracy:.4f} | "
-              f"{100 * (res.quant_accuracy - res.float_accuracy):+.2f} | {time.perf_counter() - t0:.0f} |", flush=True)
+        rep = run_flow(Path(flow), Path(out) / Path(flow).stem)
+        a, t, opts = rep["accuracy"], rep["total"], rep["flow_config"]["model"]["options"]
+        print(f"| {Path(flow).stem} | {opts.get('norm', 'batch')} | {opts.get('act', 'relu')} | {a['float']:.4f} | "
+              f"{a['quantized']:.4f} | {100 * (a['quantized'] - a['float']):+.2f} | {t['LUT']:.0f} | "
+              f"{t['BRAM_18K']:.0f} | {t['DSP']:.0f} | {rep['static_storage']['ratio_vs_fp32']:.3f} | "
+              f"{rep['throughput_fps'] or 0:.0f} | {time.perf_counter() - t0:.0f} |", flush=True)
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 40)
+    main(*sys.argv[1:])

@@ -84,6 +84,24 @@ def test_published_hybrid_tiny_maps_completely_on_xczu3eg(tmp_path):
     check_execution_equal(onnx_path, report, (1, 1, 8, 8))
 
 
+#: with the tiny fixture (batch, relu, linmax on xc7z020) and the published test above (layer,
+#: silu, linmax on xczu3eg), every norm, act, softmax and part value is built at least once;
+#: the whole 48-build grid is benchmarks/mapping_grid.py (about 50 s a build)
+COVERING = [("layer", "gelu", "ibert", "xc7z020clg400-1"), ("batch", "hardswish", "shiftmax", "xczu3eg-sbva484-1-e")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("norm,act,softmax,part", COVERING, ids=["-".join(c[:3]) for c in COVERING])
+def test_hybrid_tiny_choice_maps_completely(tmp_path, norm, act, softmax, part):
+    """A norm/act/softmax choice of hybrid-tiny maps completely, costed, FINN == QONNX."""
+    onnx_path, report = build_untrained(tmp_path, "hybrid-tiny", part, 1000, in_channels=1, num_classes=10,
+                                        size=8, samples=16, norm=norm, act=act, softmax=softmax)
+    check_complete(report)
+    ops = {family(layer["op_type"]) for layer in report["layers"]}
+    assert "HyqLookup" in ops and ("HyqLayerNorm" in ops) == (norm == "layer"), ops
+    check_execution_equal(onnx_path, report, (1, 1, 8, 8))
+
+
 @pytest.fixture(scope="module")
 def xxs(tmp_path_factory):
     """The flagship: MobileViT-XXS at 256x256, built for the xczu3eg (about 10 min on 2 cores).
