@@ -20,7 +20,9 @@ import os
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
 
-from hyq.explore.softmax import SWEEP_COLS, SWEEP_FAMILIES, SWEEP_FORMATS, SWEEP_N, SWEEP_PE, hw_sweep
+from hyq.explore.softmax import SWEEP_COLS, SWEEP_N, SWEEP_PE, hw_sweep
+from hyq.integer.softmax import OUT_FORMATS
+from hyq.tools.yosys import FAMILIES
 from hyq.tools import softmax as hs
 from hyq.integer.softmax_error import DEFAULT_INPUTS
 
@@ -79,9 +81,9 @@ def main() -> None:
     ap.add_argument("--pe", type=int, default=1, help="elements per cycle (default 1)")
     ap.add_argument("--in-bits", type=int, default=None, help="input bit-width (needs --scale)")
     ap.add_argument("--scale", type=float, default=None, help="input scale (needs --in-bits)")
-    ap.add_argument("--out-format", choices=("uint", "log2"), default="uint")
+    ap.add_argument("--out-format", choices=OUT_FORMATS, default=OUT_FORMATS[0])
     ap.add_argument("--out-bits", type=int, default=None)
-    ap.add_argument("--family", choices=("xc7", "xcup"), default="xc7")
+    ap.add_argument("--family", choices=FAMILIES, default="xc7")
     ap.add_argument("--jobs", type=int, default=2, help="parallel Yosys runs (default 2)")
     ap.add_argument("--json", default=None, help="also write rows and ratios to this file")
     ap.add_argument("--cached", action="store_true", help="reuse cached synthesis results")
@@ -90,9 +92,9 @@ def main() -> None:
                          "(in_bits 8, scale 0.01 unless given); a Markdown table")
     ap.add_argument("--sweep-n", type=int, nargs="+", default=list(SWEEP_N), help="--sweep: row lengths")
     ap.add_argument("--sweep-pe", type=int, nargs="+", default=list(SWEEP_PE), help="--sweep: lanes")
-    ap.add_argument("--sweep-formats", nargs="+", choices=("uint", "log2"), default=["uint", "log2"],
+    ap.add_argument("--sweep-formats", nargs="+", choices=OUT_FORMATS, default=list(OUT_FORMATS),
                     help="--sweep: output formats (uint/8, log2/4)")
-    ap.add_argument("--sweep-families", nargs="+", choices=SWEEP_FAMILIES, default=list(SWEEP_FAMILIES),
+    ap.add_argument("--sweep-families", nargs="+", choices=FAMILIES, default=list(FAMILIES),
                     help="--sweep: Yosys families")
     a = ap.parse_args()
     if a.sweep:
@@ -104,8 +106,7 @@ def main() -> None:
         print("| " + " | ".join(SWEEP_COLS) + " |")
         print("|" + "---|" * len(SWEEP_COLS), flush=True)
         rows = []
-        fmts = [f for f in SWEEP_FORMATS if f[0] in a.sweep_formats]
-        for r in hw_sweep(a.sweep_n, a.sweep_pe, fmts, a.sweep_families, ib, sc, a.jobs):
+        for r in hw_sweep(a.sweep_n, a.sweep_pe, a.sweep_formats, a.sweep_families, ib, sc, a.jobs):
             rows.append(r)
             print("| " + " | ".join(_cell(r[c]) for c in SWEEP_COLS) + " |", flush=True)
         if a.json:

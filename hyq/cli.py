@@ -14,6 +14,8 @@ from pathlib import Path
 
 from hyq.config import PTQ_METHODS, REQUANT_MODES, STEP_SETS, HardwareConfig
 from hyq.errors import HyqError
+from hyq.integer.softmax import METHODS, OUT_FORMATS
+from hyq.tools.yosys import FAMILIES
 
 EXIT_USAGE = 2
 
@@ -202,8 +204,7 @@ def _explore(args: argparse.Namespace) -> int:
         from hyq.progress import info
 
         if args.sweep:
-            fmts = [(f, {"uint": 8, "log2": 4}[f]) for f in args.formats]
-            rows = list(hw_sweep(args.n, args.pe, fmts, args.family, jobs=args.workers))
+            rows = list(hw_sweep(args.n, args.pe, args.formats, args.family, jobs=args.workers))
             files = write_sweep(rows, args.out)
         else:
             files = write_softmax(softmax_variants(n=args.n[0]), args.out)
@@ -218,8 +219,6 @@ def _explore(args: argparse.Namespace) -> int:
 
 def _add_softmax_args(q: argparse.ArgumentParser) -> None:
     """The arguments of hyq.integer.softmax.softmax_params, shared by sim and synth."""
-    from hyq.integer.softmax import METHODS, OUT_FORMATS
-
     q.add_argument("--method", required=True, choices=METHODS)
     q.add_argument("--scale", type=float, default=0.01, help="input scale S (default 0.01)")
     q.add_argument("--in-bits", type=int, default=8, help="input bit-width (default 8)")
@@ -334,7 +333,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_softmax_args(sy)
     sy.add_argument("--n", type=int, default=64, help="row length N (default 64)")
     sy.add_argument("--unsigned", action="store_true", help="unsigned input lanes")
-    sy.add_argument("--family", choices=("xc7", "xcup"), default="xc7", help="FPGA family (default xc7)")
+    sy.add_argument("--family", choices=FAMILIES, default="xc7", help="FPGA family (default xc7)")
     sy.add_argument("--nodsp", action="store_true", help="force multipliers into LUTs")
     sy.add_argument("--unit", choices=("softmax", "exp"), default="softmax",
                     help="whole streaming unit, or one lane's exp unit alone")
@@ -361,9 +360,9 @@ def _parser() -> argparse.ArgumentParser:
                     help="--softmax: the hardware sweep of benchmarks/softmax_hw.py instead (whole units, "
                          "DSP and no-DSP, N x PE x format x family): softmax_sweep.csv and plots/softmax_sweep")
     ex.add_argument("--pe", type=int, nargs="+", default=[1], help="--softmax --sweep: lanes (default 1)")
-    ex.add_argument("--formats", nargs="+", choices=("uint", "log2"), default=["uint", "log2"],
-                    help="--softmax --sweep: output formats, uint/8 and log2/4 (default both)")
-    ex.add_argument("--family", nargs="+", choices=("xc7", "xcup"), default=["xc7"],
+    ex.add_argument("--formats", nargs="+", choices=OUT_FORMATS, default=list(OUT_FORMATS),
+                    help="--softmax --sweep: output formats at their default bits, uint/8 and log2/4 (default all)")
+    ex.add_argument("--family", nargs="+", choices=FAMILIES, default=["xc7"],
                     help="--softmax --sweep: Yosys families (default xc7)")
     ex.add_argument("--out", type=Path, required=True, help="output folder (rerun to resume)")
     ex.add_argument("--workers", type=int, default=2, help="local Dask worker processes (default 2)")

@@ -15,14 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from hyq.tools.softmax import default_params, synthesize, synthesize_exp
-from hyq.integer.softmax import METHODS
+from hyq.tools.yosys import FAMILIES
+from hyq.integer.softmax import DEFAULT_OUT_BITS, METHODS, OUT_FORMATS
 from hyq.integer.softmax_error import measure, row_sets
 
-VARIANTS = tuple((m, f, b) for m in METHODS for f, b in (("uint", 8), ("log2", 4)))
+VARIANTS = tuple((m, f, DEFAULT_OUT_BITS[f]) for m in METHODS for f in OUT_FORMATS)
 SWEEP_N = (64, 197, 256)
 SWEEP_PE = (1, 4)
-SWEEP_FORMATS = (("uint", 8), ("log2", 4))
-SWEEP_FAMILIES = ("xc7", "xcup")
 SWEEP_COLS = ("family", "format", "N", "PE", "method", "LUT", "FF", "DSP", "vs ibert", "LUT nodsp",
               "FF nodsp", "vs ibert nodsp")
 
@@ -56,14 +55,15 @@ def _unit_job(args: tuple) -> dict:
 
 
 def hw_sweep(ns: Sequence[int] = SWEEP_N, pes: Sequence[int] = SWEEP_PE,
-             formats: Sequence[tuple[str, int]] = SWEEP_FORMATS, families: Sequence[str] = SWEEP_FAMILIES,
+             formats: Sequence[str] = OUT_FORMATS, families: Sequence[str] = FAMILIES,
              in_bits: int = 8, scale: float = 0.01, jobs: int = 1) -> Iterator[dict[str, Any]]:
     """Whole streaming units over N x PE x output format x family, each with DSPs allowed and
-    with multipliers in LUTs (``<family>_nodsp``), all three methods (Yosys, cached by content).
+    with multipliers in LUTs (``<family>_nodsp``), all three methods (Yosys, cached by content);
+    each format at its default output bits (``DEFAULT_OUT_BITS``).
     Yields one row per (family, format, N, PE, method) as soon as its point is measured, with
     the LUT ratio against I-BERT at the same point (``vs ibert``, ``vs ibert nodsp``). Points whose
     N is not a multiple of PE are skipped."""
-    points = [(n, pe, fmt, bits, fam) for fam in families for fmt, bits in formats for n in ns for pe in pes
+    points = [(n, pe, fmt, DEFAULT_OUT_BITS[fmt], fam) for fam in families for fmt in formats for n in ns for pe in pes
               if n % pe == 0]   # the RTL needs N a multiple of PE (N = 197 runs at PE = 1 only)
     keys = [(m, in_bits, scale, n, pe, fmt, bits, fam + sfx)
             for n, pe, fmt, bits, fam in points for m in METHODS for sfx in ("", "_nodsp")]
@@ -93,25 +93,25 @@ def _write_csv(rows: list[dict[str, Any]], path: Path) -> None:
     os.replace(tmp, path)
 
 
+def _write_table(rows: list[dict[str, Any]], out_dir: Path | str, name: str, plot, plot_name: str) -> list[Path]:
+    """``name``.csv and ``plot``'s figure (PNG, SVG) as plots/``plot_name`` in ``out_dir``; returns the files."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    _write_csv(rows, out / f"{name}.csv")
+    stem = out / "plots" / plot_name
+    plot(rows, path=stem)
+    return [out / f"{name}.csv", stem.with_suffix(".png"), stem.with_suffix(".svg")]
+
+
 def write_sweep(rows: list[dict[str, Any]], out_dir: Path | str) -> list[Path]:
     """softmax_sweep.csv and the sweep plot (LUT and ratio vs I-BERT against N) in ``out_dir``."""
     from hyq.explore.plots import softmax_sweep_plot
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    _write_csv(rows, out / "softmax_sweep.csv")
-    stem = out / "plots" / "softmax_sweep"
-    softmax_sweep_plot(rows, path=stem)
-    return [out / "softmax_sweep.csv", stem.with_suffix(".png"), stem.with_suffix(".svg")]
+    return _write_table(rows, out_dir, "softmax_sweep", softmax_sweep_plot, "softmax_sweep")
 
 
 def write_softmax(rows: list[dict[str, Any]], out_dir: Path | str) -> list[Path]:
     """softmax.csv and the LUT-vs-error plot (PNG, SVG) in ``out_dir``; returns the files."""
     from hyq.explore.plots import softmax_plot
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    _write_csv(rows, out / "softmax.csv")
-    stem = out / "plots" / "softmax_lut_vs_error"
-    softmax_plot(rows, path=stem)
-    return [out / "softmax.csv", stem.with_suffix(".png"), stem.with_suffix(".svg")]
+    return _write_table(rows, out_dir, "softmax", softmax_plot, "softmax_lut_vs_error")

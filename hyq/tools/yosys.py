@@ -21,6 +21,9 @@ from hyq.errors import HyqError
 from hyq.resources import SYNTH_DIR
 
 INSTALL_HINT = "install it with `apt-get install yosys` (or `make setup`)"
+#: FPGA families with a synthesis script (``hw/synth/<family>.ys``, and ``<family>_nodsp.ys``
+#: with multipliers forced into LUTs)
+FAMILIES = tuple(sorted(p.stem for p in SYNTH_DIR.glob("*.ys") if not p.stem.endswith("_nodsp")))
 
 # LUT-equivalents of Xilinx distributed-RAM / shift-register primitives (as Vivado counts
 # them in "Slice LUTs").
