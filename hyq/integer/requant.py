@@ -29,8 +29,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: largest shift searched: M stays within a 32-bit input's int64 product
-MAX_SHIFT = 32
+#: largest shift searched; a result is accepted only if ``x * M + B`` fits int64 (:data:`INT64_BITS`)
+MAX_SHIFT = 48
+#: widest signed ``x * M + B`` the int64 reference computes exactly
+INT64_BITS = 63
 
 
 def _bits_unsigned(v: int) -> int:
@@ -130,7 +132,7 @@ def prove_equal(thresholds: np.ndarray, in_range: tuple[int, int], M, B, shift: 
 def _bias_interval(xs: np.ndarray, f: np.ndarray, m: int, shift: int, n: int) -> tuple[int, int]:
     """[lowest, highest] ``B`` with ``clip(floor((x*m+B)/2^s), 0, n) == f`` at every ``xs``."""
     one = 1 << shift
-    lo_b, hi_b = -(1 << 62), 1 << 62
+    lo_b, hi_b = -(1 << 126), 1 << 126
     for x, v in zip(xs.tolist(), f.tolist()):
         if v > 0:  # x*m + B >= v * 2^s
             lo_b = max(lo_b, v * one - x * m)
@@ -168,7 +170,7 @@ def _channel(t: np.ndarray, lo: int, hi: int, shift: int, n: int) -> tuple[int, 
     lb, hb = _bias_interval(xs, f, m_lo, shift, n)
     if lb > hb:  # pragma: no cover - excluded by the multiplier interval
         return None
-    return m_lo, lb if lb > -(1 << 62) else hb
+    return m_lo, lb if lb > -(1 << 126) else hb
 
 
 def requant_from_thresholds(thresholds: np.ndarray, in_range: tuple[int, int], offset: int = 0,
@@ -213,10 +215,14 @@ def requant_from_thresholds(thresholds: np.ndarray, in_range: tuple[int, int], o
             bad = mid
     M = np.array([v[0] for v in best], dtype=np.int64)
     B = np.array([v[1] for v in best], dtype=np.int64)
+    p = RequantParams(M, B, good, n, int(offset), (lo, hi))
+    if p.sum_bits > INT64_BITS:  # the smallest shift has the smallest M: no other fits either
+        return None, (f"x * M + B needs {p.sum_bits} bits at the smallest shift {good}, more than the "
+                      f"int64 reference's {INT64_BITS}")
     why = prove_equal(t, (lo, hi), M, B, good)
     if why is not None:  # pragma: no cover - the intervals are built from the proof's checkpoints
         return None, why
-    return RequantParams(M, B, good, n, int(offset), (lo, hi)), "proven equal on the input range"
+    return p, "proven equal on the input range"
 
-__all__ = ["MAX_SHIFT", "RequantParams", "apply", "prove_equal", "requant", "requant_from_thresholds",
+__all__ = ["INT64_BITS", "MAX_SHIFT", "RequantParams", "apply", "prove_equal", "requant", "requant_from_thresholds",
            "threshold_count"]

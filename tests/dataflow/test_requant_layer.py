@@ -116,9 +116,9 @@ def test_always_replaces_the_proven_tables_and_keeps_the_refused_one():
             assert d["requant_bits"] == node_channels(node) * (m_dt.bitwidth() + b_dt.bitwidth())
 
 
-def test_parameters_float32_cannot_hold_are_refused():
-    """A table far out on a 32-bit accumulator needs B = -2^27: a float32 initializer would
-    round it, so the table stays (XXS's wide accumulators hit this)."""
+def test_parameters_wider_than_float32_are_stored_exactly():
+    """A table far out on a 32-bit accumulator needs |B| >= 2^27, which float32 would round:
+    M and B are int64 initializers, so it is requantized and FINN's execution stays exact."""
     k = np.arange(1, 4, dtype=np.float64)
     t = np.stack([2.0 ** 27 + k * 2.0 ** 20] * 2).astype(np.float32)
     node = helper.make_node("Thresholding_rtl", ["x", "t"], ["y"], domain=RTL, backend="fpgadataflow",
@@ -132,9 +132,16 @@ def test_parameters_float32_cannot_hold_are_refused():
     model.set_tensor_datatype("x", DataType["INT32"])
     model.set_tensor_datatype("y", DataType["UINT2"])
     rewrite = ThresholdsToRequant("always", PART)
+    xs = [{"x": np.array([2 ** 27 + d for d in (-1, 0, 2 ** 20 - 1, 2 ** 20, 2 ** 21, 3 * 2 ** 20 - 1,
+                                                    3 * 2 ** 20, -2 ** 31)], dtype=np.float64)[:8].reshape(1, 4, 2)}]
+    want = [run(model, f)["y"] for f in xs]
     out = model.transform(rewrite)
-    assert [n.op_type for n in out.graph.node] == ["Thresholding_rtl"]
-    assert "float32" in rewrite.decisions[0]["reason"], rewrite.decisions
+    assert [n.op_type for n in out.graph.node] == ["HyqRequant_rtl"], rewrite.decisions
+    node = out.graph.node[0]
+    B = out.get_initializer(node.input[2])
+    assert B.dtype == np.int64 and int(np.abs(B).max()) > 1 << 24
+    for w, f in zip(want, xs):
+        assert np.array_equal(w, run(out, f)["y"])
 
 
 def node_channels(node) -> int:

@@ -4,8 +4,8 @@ that puts it in place of a threshold table where that is proven exact and cheape
 - Generic op ``HyqRequant``: FINN's Thresholding layout (NumChannels, PE, numSteps,
   ActVal, data types, folding) with inputs ``(x, M, B)`` instead of ``(x, thresholds)``
   and a ``shift`` attribute; Python execution is :func:`hyq.integer.requant.requant`, the
-  one reference. ``M`` (unsigned) and ``B`` (signed) are initializers annotated with their
-  real widths, which is what the storage report counts.
+  one reference. ``M`` (unsigned) and ``B`` (signed) are int64 initializers (exact at any
+  width the proof gives) annotated with their real widths, which the storage report counts.
 - RTL ``hw/rtl/hyq_requant.v``: PE lanes, a constant ROM of (M, B) per lane, the product
   in DSPs, add, shift, clip; two register stages, one beat per cycle, AXI-stream
   backpressure.
@@ -46,8 +46,9 @@ COST_RESOURCES = ("LUT", "BRAM_18K", "URAM", "DSP")
 THRESHOLDS_PREFIX, REQUANT_PREFIX = "Thresholding", "HyqRequant"
 
 
-#: M and B are float32 initializers (FINN's convention), exact only up to 2^24 in magnitude
-FLOAT32_EXACT = 1 << 24
+#: M and B are stored as int64 initializers (float32 would hold them exactly only up to 2^24);
+#: the proof already bounds ``x * M + B`` to int64 (:data:`hyq.integer.requant.INT64_BITS`)
+PARAM_DTYPE = np.int64
 
 
 def folding_name(layer: str) -> str:
@@ -255,10 +256,6 @@ class ThresholdsToRequant(Transformation):
         if p is None:
             rec["reason"] = f"refused: {why}"
             return rec
-        if max(int(np.abs(p.M).max()), int(np.abs(p.B).max())) > FLOAT32_EXACT:
-            rec["reason"] = ("refused: M or B needs more than 24 bits, which the float32 initializers "
-                             "FINN stores them in cannot hold exactly")
-            return rec
         minimize_weight_width(inst, model)  # the table at the width the build would store
         t_bits = int(t.size) * inst.get_input_datatype(1).bitwidth()
         t_est = inst.node_res_estimation(self.part)
@@ -290,8 +287,8 @@ class ThresholdsToRequant(Transformation):
         m_dt = _int_type(p.m_bits, False)
         b_dt = _int_type(p.b_bits, True)
         m_name, b_name = model.make_new_valueinfo_name(), model.make_new_valueinfo_name()
-        model.set_initializer(m_name, p.M.astype(np.float32))
-        model.set_initializer(b_name, p.B.astype(np.float32))
+        model.set_initializer(m_name, p.M.astype(PARAM_DTYPE))
+        model.set_initializer(b_name, p.B.astype(PARAM_DTYPE))
         model.set_tensor_datatype(m_name, m_dt)
         model.set_tensor_datatype(b_name, b_dt)
         hw = helper.make_node(
