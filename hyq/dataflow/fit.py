@@ -19,6 +19,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 from hyq.costs import finn_fit
 from hyq.dataflow.build import STEPS, BuildResult, _finn_cfg, _resolve, _step_name, build
 from hyq.dataflow import parts
+from hyq.dataflow.part_memory import dynload_layer
 from hyq.errors import HyqError
 from hyq.progress import info
 
@@ -47,6 +48,11 @@ def _estimate(prefix: Path, spec, out: Path) -> dict:
     layers = json.loads((rep / "estimate_layer_resources.json").read_text())
     res = dict(layers["total"])
     res["LUT"] = float(res.get("LUT", 0)) + finn_fit.lut_correction(model, layers)
+    for node in model.graph.node:  # as the report: a dynamic MVAU's matrix buffer is LUTRAM
+        if node.name in layers:
+            row = {k: float(layers[node.name].get(k, 0)) for k in FIT_RESOURCES}
+            for k, v in dynload_layer(row, node).items():
+                res[k] = float(res.get(k, 0)) + v - row[k]
     perf = json.loads((rep / "estimate_network_performance.json").read_text())
     return {"total": {k: float(res.get(k, 0)) for k in FIT_RESOURCES}, "fps": float(perf["estimated_throughput_fps"]),
             "model": final, "dir": out}

@@ -75,3 +75,27 @@ class AvoidURAM(Transformation):
             if style == "ultra" or (hasattr(inst, "resolve_ram_style") and inst.resolve_ram_style() == "ultra"):
                 inst.set_nodeattr("ram_style", "block")
         return model, False
+
+
+def dynload_layer(layer: dict, node) -> dict:
+    """``layer`` (a report row of LUT/BRAM_18K/URAM/DSP) with FINN's weight-memory estimate of a
+    ``mem_mode="dynamic"`` MVAU replaced by what its RTL builds.
+
+    finn-plus' ``MVAU.uram_estimation``/``bram_estimation`` treat a dynamic MVAU's matrix like
+    stored weights (URAM/BRAM), but the streamed matrix lands in ``dynamic_load.sv``'s double
+    buffer, 2 banks x SIMD RAMs of ``2**clog2(MW/SIMD * MH/PE)`` x PE*W bits, which the
+    wrapper instantiates with its default ``RAM_STYLE = "distributed"``: LUTRAM
+    (:func:`hyq.costs.memory.lutram`), no BRAM, no URAM. Other layers are returned unchanged.
+    """
+    if not node.op_type.startswith("MVAU"):
+        return layer
+    from hyq.costs.memory import lutram
+
+    inst = getCustomOp(node)
+    if inst.get_nodeattr("mem_mode") != "dynamic":
+        return layer
+    pe, simd = inst.get_nodeattr("PE"), inst.get_nodeattr("SIMD")
+    tiles = (inst.get_nodeattr("MW") // simd) * (inst.get_nodeattr("MH") // pe)
+    depth = 2 ** max(1, (tiles - 1).bit_length())
+    width = pe * inst.get_input_datatype(1).bitwidth()
+    return {**layer, "BRAM_18K": 0.0, "URAM": 0.0, "LUT": float(layer["LUT"]) + 2 * simd * lutram(depth, width)}

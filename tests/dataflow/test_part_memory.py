@@ -62,3 +62,30 @@ def test_parts_with_uram_keep_finns_choice(part):
     m = m.transform(AvoidURAM(part))
     assert has_uram(part) and _uram(m, part) > 0
     assert [[(a.name, a) for a in n.attribute] for n in m.graph.node] == before
+
+
+def test_dynamic_mvau_matrix_buffer_is_lutram():
+    """XXS's MVAU_rtl_16 (attention, mem_mode dynamic): FINN counts URAM + BRAM for a matrix
+    that dynamic_load.sv keeps in distributed RAM; the report counts its LUTRAM instead."""
+    import finn.custom_op.fpgadataflow.rtl  # noqa: F401 - registers MVAU_rtl
+
+    from hyq.costs.memory import lutram
+    from hyq.dataflow.part_memory import dynload_layer
+
+    node = helper.make_node("MVAU_rtl", ["a", "b"], ["c"], name="MVAU_rtl_16", domain="finn.custom_op.fpgadataflow.rtl",
+                            backend="fpgadataflow", MW=16, MH=256, SIMD=8, PE=1, inputDataType="INT8",
+                            weightDataType="INT8", outputDataType="INT32", mem_mode="dynamic", noActivation=1,
+                            numInputVectors=[1, 4, 64])
+    inst = getCustomOp(node)
+    part = "xczu9eg-ffvb1156-2-e"
+    row = {"LUT": float(inst.lut_estimation(part)), "BRAM_18K": float(inst.bram_estimation(part)),
+           "URAM": float(inst.uram_estimation(part)), "DSP": 0.0}
+    assert row["URAM"] > 0 and row["BRAM_18K"] > 0  # FINN's estimate
+    out = dynload_layer(row, node)
+    assert out["URAM"] == 0 and out["BRAM_18K"] == 0
+    # 2 banks x 8 SIMD RAMs of 2**clog2(2 x 256) = 512 words x 8 bits
+    assert out["LUT"] == row["LUT"] + 16 * lutram(512, 8)
+    static = helper.make_node("MVAU_rtl", ["a", "b"], ["c"], name="MVAU_rtl_0", domain="finn.custom_op.fpgadataflow.rtl",
+                              backend="fpgadataflow", MW=16, MH=256, SIMD=8, PE=1, inputDataType="INT8",
+                              weightDataType="INT8", outputDataType="INT32", mem_mode="internal_decoupled")
+    assert dynload_layer(row, static) is row
