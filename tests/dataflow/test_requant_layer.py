@@ -252,6 +252,32 @@ def test_wide_multiplier_and_bias_rtl_bit_exact_under_backpressure(tmp_path):
     _equal_under_backpressure(out, [run(out, f) for f in feed], tmp_path / "stall")
 
 
+@pytest.mark.slow
+def test_ties_to_even_rtl_bit_exact_on_every_input(tmp_path):
+    """A table rounded half to even at exact ties (slope 13/200, two channels) gets the tie
+    term; FINN's execution equals the thresholds and Verilator equals it, under backpressure,
+    on every input of INT12."""
+    from finn.transformation.fpgadataflow.prepare_ip import PrepareIP
+
+    from tests.integer.test_requant import half_even_table
+
+    lo, hi = -2048, 2047
+    t = np.concatenate([half_even_table(13, b, 200, 255, lo, hi) for b in (4100, 3300)]).astype(np.float32)
+    model = threshold_graph(tables=[((2, 1, "INT12", "UINT8", [1, 4096]), t)])
+    rewrite = ThresholdsToRequant("always", PART)
+    out = model.transform(rewrite)
+    d = rewrite.decisions[0]
+    assert d["choice"] == "requant" and d["w_bits"] > 0 and "ties to even" in d["reason"], d
+    node = out.graph.node[0]
+    assert len(node.input) == 4 and d["requant_bits"] == 2 * (d["m_bits"] + max(d["b_bits"], 2) + d["w_bits"])
+    feed = {"x0": np.repeat(np.arange(lo, hi + 1, dtype=np.float32)[:, None], 2, 1)[None]}
+    want = run(model, feed)
+    assert np.array_equal(want["y0"], run(out, feed)["y0"])
+    finn_env.use_build_dir(tmp_path / "finn_gen")
+    out = out.transform(PrepareIP(PART, 10.0))
+    _equal_under_backpressure(out, [run(out, feed)], tmp_path / "stall")
+
+
 def test_refused_where_x_times_m_plus_b_exceeds_int64():
     """An INT48 input whose 255 steps lie within 2^17 of zero needs a 21-bit M at the smallest
     exact shift (30): x * M + B would need 69 bits. The table is kept, with the reason."""

@@ -36,7 +36,7 @@ def _recompute(path):
                 w += n * _width(attrs["weightDataType"].s.decode())
             elif (base in ("MVAU", "VVAU") and idx == 2) or (base == "Thresholding" and idx == 1):
                 t += n * _width(ann[name])
-            elif base == "Requant" and idx in (1, 2):  # HyqRequant_rtl: M and B at their annotated widths
+            elif base == "Requant" and idx in (1, 2, 3):  # HyqRequant_rtl: M, B (and ties W) at their annotated widths
                 r += n * _width(ann[name])
             else:
                 o += n * _width(ann.get(name, "FLOAT32"))
