@@ -254,7 +254,7 @@ def test_wide_multiplier_and_bias_rtl_bit_exact_under_backpressure(tmp_path):
 
 @pytest.mark.slow
 def test_ties_to_even_rtl_bit_exact_on_every_input(tmp_path):
-    """A table rounded half to even at exact ties (slope 13/200, two channels) gets the tie
+    """A table rounded half to even at exact ties (slopes 11..17 / 200, four channels) gets the tie
     term; FINN's execution equals the thresholds and Verilator equals it, under backpressure,
     on every input of INT12."""
     from finn.transformation.fpgadataflow.prepare_ip import PrepareIP
@@ -262,15 +262,16 @@ def test_ties_to_even_rtl_bit_exact_on_every_input(tmp_path):
     from tests.integer.test_requant import half_even_table
 
     lo, hi = -2048, 2047
-    t = np.concatenate([half_even_table(13, b, 200, 255, lo, hi) for b in (4100, 3300)]).astype(np.float32)
-    model = threshold_graph(tables=[((2, 1, "INT12", "UINT8", [1, 4096]), t)])
+    slopes = ((13, 4100), (13, 3300), (17, 4500), (11, 1234))  # a / 200 and offsets b: ties in every channel
+    t = np.concatenate([half_even_table(a, b, 200, 255, lo, hi) for a, b in slopes]).astype(np.float32)
+    model = threshold_graph(tables=[((4, 2, "INT12", "UINT8", [1, 4096]), t)])  # PE 2, two folds
     rewrite = ThresholdsToRequant("always", PART)
     out = model.transform(rewrite)
     d = rewrite.decisions[0]
     assert d["choice"] == "requant" and d["w_bits"] > 0 and "ties to even" in d["reason"], d
     node = out.graph.node[0]
-    assert len(node.input) == 4 and d["requant_bits"] == 2 * (d["m_bits"] + max(d["b_bits"], 2) + d["w_bits"])
-    feed = {"x0": np.repeat(np.arange(lo, hi + 1, dtype=np.float32)[:, None], 2, 1)[None]}
+    assert len(node.input) == 4 and d["requant_bits"] == 4 * (d["m_bits"] + max(d["b_bits"], 2) + d["w_bits"])
+    feed = {"x0": np.repeat(np.arange(lo, hi + 1, dtype=np.float32)[:, None], 4, 1)[None]}
     want = run(model, feed)
     assert np.array_equal(want["y0"], run(out, feed)["y0"])
     finn_env.use_build_dir(tmp_path / "finn_gen")
