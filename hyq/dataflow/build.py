@@ -147,6 +147,11 @@ def _finn_cfg(spec: BuildSpec, out_dir: Path):
         generate_outputs=[c.DataflowOutputType.ESTIMATE_REPORTS],
         standalone_thresholds=spec.standalone_thresholds,
         save_intermediate_models=True,
+        # FINN's second folding pass relaxes every layer to the slowest one after its first
+        # pass; that one is often one of hyq's layers, which step_hyq_folding folds only
+        # later, so the relaxed FINN layers became the bottleneck (XXS: MVAUs at PE 1, 3.3 M
+        # cycles, 31 of 100 fps). Each layer is folded for the target itself instead.
+        folding_two_pass_relaxation=False,
     )
     cfg.hyq_requant = spec.requant  # read by step_hyq_requant (FINN's config has no such field)
     return cfg

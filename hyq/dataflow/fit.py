@@ -8,7 +8,6 @@ folding and estimate steps. Target fps is searched by bisection (geometric) over
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import math
@@ -17,8 +16,9 @@ from pathlib import Path
 from qonnx.core.modelwrapper import ModelWrapper
 
 from hyq.costs import finn_fit
-from hyq.dataflow.build import BuildResult, _finn_cfg, _resolve, _step_name, build, step_list
+from hyq.dataflow.build import BuildResult, _build_scope, _finn_cfg, _run_step, _step_name, build, step_list
 from hyq.dataflow import parts
+from hyq.dataflow.part_memory import dynload_layer
 from hyq.errors import HyqError
 from hyq.progress import info
 
@@ -27,26 +27,45 @@ FIT_RESOURCES = ("LUT", "BRAM_18K", "URAM", "DSP")
 #: folding attributes written to the folding file
 FOLD_ATTRS = ["PE", "SIMD", "parallel_window", "ram_style", "resType", "mem_mode"]
 FIRST_FOLD_STEP = "step_target_fps_parallelization"
+ESTIMATE_STEP = "step_generate_estimate_reports"
 BISECTIONS = 8
 
 
-def _estimate(prefix: Path, spec, out: Path) -> dict:
-    """Totals, fps and the final model of one candidate folding."""
+def _run(prefix: Path, spec, out: Path, first: str, last: str | None) -> ModelWrapper:
+    """Run ``spec``'s steps from ``first`` through ``last`` (to the end when None) on ``prefix``,
+    in the build's scope, logging to ``out/build.log``; the estimate step's model is saved where a build saves it
+    (``intermediate_models/NN_step_generate_estimate_reports.onnx``), so the report can pair
+    the names code generation gives with FINN's estimates (:func:`hyq.report.report.estimate_names`)."""
     steps = step_list(spec.steps)
     names = [_step_name(s) for s in steps]
-    start = names.index(FIRST_FOLD_STEP)
+    start, stop = names.index(first), (names.index(last) + 1 if last else len(names))
     out.mkdir(parents=True, exist_ok=True)
     cfg = _finn_cfg(spec, out)
     model = ModelWrapper(str(prefix))
-    with open(out / "build.log", "a") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-        for step in steps[start:]:
-            model = _resolve(step)(model, cfg)
+    with _build_scope(out):
+        for i in range(start, stop):
+            model = _run_step(steps[i], names[i], model, cfg, out / "build.log")
+            if names[i] == ESTIMATE_STEP:
+                (out / "intermediate_models").mkdir(exist_ok=True)
+                model.save(str(out / "intermediate_models" / f"{i:02d}_{ESTIMATE_STEP}.onnx"))
+    return model
+
+
+def _estimate(prefix: Path, spec, out: Path) -> dict:
+    """Totals, fps and the estimate model of one candidate folding (the steps after the
+    estimate, e.g. code generation, run only for the chosen candidate)."""
+    model = _run(prefix, spec, out, FIRST_FOLD_STEP, ESTIMATE_STEP)
     final = out / "final.onnx"
     model.save(str(final))
     rep = out / "report"
     layers = json.loads((rep / "estimate_layer_resources.json").read_text())
     res = dict(layers["total"])
     res["LUT"] = float(res.get("LUT", 0)) + finn_fit.lut_correction(model, layers)
+    for node in model.graph.node:  # as the report: a dynamic MVAU's matrix buffer is LUTRAM
+        if node.name in layers:
+            row = {k: float(layers[node.name].get(k, 0)) for k in FIT_RESOURCES}
+            for k, v in dynload_layer(row, node).items():
+                res[k] = float(res.get(k, 0)) + v - row[k]
     perf = json.loads((rep / "estimate_network_performance.json").read_text())
     return {"total": {k: float(res.get(k, 0)) for k in FIT_RESOURCES}, "fps": float(perf["estimated_throughput_fps"]),
             "model": final, "dir": out}
@@ -71,8 +90,9 @@ def fit(model_path: Path, spec, out_dir: Path, fraction: float = 0.8) -> tuple[B
                        f"{', '.join(d for d in parts.known_devices() if parts.capacity(d))}")
     out_dir = Path(out_dir)
     base_spec = dataclasses.replace(spec, folding=None, target_fps=spec.target_fps or 1)
-    base = build(model_path, base_spec, out_dir)
-    names = base.steps
+    # the shared steps need no code generation: only the chosen folding gets one (see below)
+    base = build(model_path, dataclasses.replace(base_spec, steps="estimate"), out_dir)
+    names = [_step_name(s) for s in step_list(spec.steps)]
     i = names.index(FIRST_FOLD_STEP) - 1
     prefix = out_dir / "intermediate_models" / f"{i:02d}_{names[i]}.onnx"
     tried: dict[int, dict] = {}
@@ -117,5 +137,9 @@ def fit(model_path: Path, spec, out_dir: Path, fraction: float = 0.8) -> tuple[B
     if not best["ok"]:
         record["why"] = (f"even the most folded design (target {lo} fps) needs {best['utilisation'][best['binding']]:.1%} "
                          f"of the part's {best['binding']}, over {fraction:.0%}")
+    if names[-1] != ESTIMATE_STEP:  # e.g. steps: codegen, for the chosen folding only
+        after = names[names.index(ESTIMATE_STEP) + 1]
+        spec_best = dataclasses.replace(base_spec, target_fps=target)
+        _run(best["model"], spec_best, best["dir"], after, None).save(str(best["model"]))
     result = BuildResult(best["dir"], best["model"], base.parent, names, base.resumed_after, base.seconds)
     return result, record

@@ -176,19 +176,23 @@ def step_hyq_folding(model: ModelWrapper, cfg) -> ModelWrapper:
 
     Runs after step_hyq_rtl_layers, so it sees the final layer of every node. With a folding
     file, the file is applied again here: its entries for nodes that exist only after the
-    swap (a file written by ``--fit`` from the final graph) take effect.
+    swap (a file written by ``--fit`` from the final graph) take effect. Last, memory that
+    FINN put in URAM moves to block RAM on a part without URAM
+    (:class:`hyq.dataflow.part_memory.AvoidURAM`).
     """
     finn_steps()
     from finn.transformation.general import ApplyConfig
 
+    from hyq.dataflow.part_memory import AvoidURAM
     from hyq.dataflow.transforms import FoldHyqLayers
 
     if cfg.folding_config_file is not None:
-        return model.transform(ApplyConfig(cfg.folding_config_file))
-    target = cfg._resolve_cycles_per_frame() if cfg.folding_config_file is None else None
-    if target is None:
-        return model
-    return model.transform(FoldHyqLayers(target, cfg.fpga_part))
+        model = model.transform(ApplyConfig(cfg.folding_config_file))
+    else:
+        target = cfg._resolve_cycles_per_frame()
+        if target is not None:
+            model = model.transform(FoldHyqLayers(target, cfg.fpga_part))
+    return model.transform(AvoidURAM(cfg.fpga_part))
 
 
 #: where step_hyq_requant records its choice per Thresholding layer (in FINN's report folder)

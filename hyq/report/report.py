@@ -18,6 +18,7 @@ from hyq import __version__
 from hyq.dataflow import BuildResult, BuildSpec
 from hyq.dataflow import parts
 from hyq.dataflow.finn_env import vivado_available
+from hyq.dataflow.part_memory import dynload_layer
 from hyq.errors import HyqError
 from hyq.report.storage import static_storage
 
@@ -159,6 +160,11 @@ def fitted_layer(layer: dict[str, Any], node) -> dict[str, Any]:
     if lut is not None:
         layer["finn_estimate"] = {"LUT": layer["LUT"]}
         layer["LUT"], source["LUT"] = lut, "hyq-fit"
+    dyn = dynload_layer(layer, node)  # a dynamic MVAU's matrix buffer is LUTRAM, not URAM/BRAM
+    if dyn is not layer:
+        layer["finn_estimate"] = {**layer.get("finn_estimate", {}), **{k: layer[k] for k in ("BRAM_18K", "URAM")}}
+        layer = dyn
+        source.update(dict.fromkeys(("LUT", "BRAM_18K", "URAM"), "hyq-dynload"))
     layer["source"] = source
     return layer
 

@@ -4,7 +4,7 @@ Classes of parameters:
 - weights: the weight matrix of MVAU / VVAU layers, at the layer's ``weightDataType``;
 - thresholds: threshold tables (standalone Thresholding layers, or MVAU/VVAU with
   embedded thresholds), at the annotated width of the table after bit-width minimisation;
-- requant: the per-channel multiplier M and bias B of requantization layers (HyqRequant),
+- requant: the per-channel multiplier M, bias B (and tie remainder W) of requantization layers (HyqRequant),
   each at its annotated width (the shift is a constant of the circuit, not stored);
 - other: every other constant a HW layer stores (e.g. the per-channel scale of an
   ElementwiseMul, FLOAT32 = 32 bits).
@@ -43,7 +43,7 @@ def storage_bits(model: ModelWrapper) -> dict[str, int]:
                 bits["weight_count"] += count
             elif (base in _MATRIX_OPS and idx == 2) or (base == "Thresholding" and idx == 1):
                 bits["threshold_bits"] += count * model.get_tensor_datatype(name).bitwidth()
-            elif base == "HyqRequant" and idx in (1, 2):
+            elif base == "HyqRequant" and idx in (1, 2, 3):  # M, B and the tie remainders W
                 bits["requant_bits"] += count * model.get_tensor_datatype(name).bitwidth()
             else:
                 bits["other_bits"] += count * model.get_tensor_datatype(name).bitwidth()

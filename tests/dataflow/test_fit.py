@@ -38,6 +38,17 @@ def test_fit_default_cnn_on_xc7z020(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     again = json.loads((tmp_path / "again" / "report.json").read_text())
     assert again["total"] == rep["total"] and again["throughput_fps"] == rep["throughput_fps"]
+    # with code generation (only the chosen folding gets one): code generation renames every
+    # node, and the report still finds FINN's estimate of each (none of hyq's layers reads 0)
+    proc = hyq("build", str(onnx_path), "--part", PART, "--fit", "0.6", "--steps", "codegen",
+               "--out", str(tmp_path / "codegen"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    gen = json.loads((tmp_path / "codegen" / "report.json").read_text())
+    assert "step_hw_codegen" in gen["flow"]
+    assert gen["total"] == rep["total"] and gen["throughput_fps"] == rep["throughput_fps"]
+    assert [c["target_fps"] for c in gen["fit"]["candidates"]] == [c["target_fps"] for c in fit["candidates"]]
+    hyq_layers = [la for la in gen["layers"] if la["op_type"].startswith("Hyq")]
+    assert hyq_layers and all(la["LUT"] > 0 for la in hyq_layers)
 
 
 def test_fit_fraction_out_of_range_is_an_error(tmp_path):

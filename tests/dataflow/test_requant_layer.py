@@ -39,12 +39,24 @@ def _table(rng, channels: int, n: int, idt: DataType) -> np.ndarray:
     return np.clip(np.ceil((k[None, :] * 2.0 ** s - b[:, None]) / m[:, None]), lo, hi + 1).astype(np.float32)
 
 
-def threshold_graph(cfgs=CFGS, uneven: bool = False, seed: int = 0) -> ModelWrapper:
-    """Independent Thresholding_rtl layers, one per config; ``uneven`` adds one whose table
-    no multiply-shift reproduces (steps 1, 1, 18, 1, 1, 1 apart)."""
+def _wide_table(rng, channels: int, n: int, shift: int, idt: DataType) -> np.ndarray:
+    """Thresholds of a requantization at ``shift`` whose ``n`` steps span ``idt``'s range, with
+    multipliers of ``shift - log2(range / n)`` bits (24 for INT24, 255 steps, shift 40)."""
+    m_hi = 2.0 ** shift * n / 2 ** idt.bitwidth()
+    m = rng.integers(int(m_hi / 1.3), int(m_hi), channels).astype(np.float64)
+    b = np.rint(n / 2 * 2.0 ** shift - rng.uniform(-0.1, 0.1, channels) * 2 ** idt.bitwidth() * m)
+    k = np.arange(1, n + 1)
+    return np.ceil((k[None, :] * 2.0 ** shift - b[:, None]) / m[:, None]).astype(np.float32)
+
+
+def threshold_graph(cfgs=CFGS, uneven: bool = False, seed: int = 0, tables=None) -> ModelWrapper:
+    """Independent Thresholding_rtl layers, one per config (or per ``(config, table)`` of
+    ``tables``); ``uneven`` adds one whose table no multiply-shift reproduces (steps 1, 1,
+    18, 1, 1, 1 apart)."""
     rng = np.random.default_rng(seed)
     nodes, ins, outs, inits, dts = [], [], [], {}, {}
-    tables = [(c, _table(rng, c[0], 2 ** DataType[c[3]].bitwidth() - 1, DataType[c[2]])) for c in cfgs]
+    if tables is None:
+        tables = [(c, _table(rng, c[0], 2 ** DataType[c[3]].bitwidth() - 1, DataType[c[2]])) for c in cfgs]
     if uneven:
         t = np.array([[0, 1, 2, 20, 21, 22, 23], [-4, -3, -2, -1, 0, 1, 2]], dtype=np.float32)
         tables.append(((2, 1, "INT8", "UINT3", [1, 3]), t))
@@ -116,9 +128,9 @@ def test_always_replaces_the_proven_tables_and_keeps_the_refused_one():
             assert d["requant_bits"] == node_channels(node) * (m_dt.bitwidth() + b_dt.bitwidth())
 
 
-def test_parameters_float32_cannot_hold_are_refused():
-    """A table far out on a 32-bit accumulator needs B = -2^27: a float32 initializer would
-    round it, so the table stays (XXS's wide accumulators hit this)."""
+def test_parameters_wider_than_float32_are_stored_exactly():
+    """A table far out on a 32-bit accumulator needs |B| >= 2^27, which float32 would round:
+    M and B are int64 initializers, so it is requantized and FINN's execution stays exact."""
     k = np.arange(1, 4, dtype=np.float64)
     t = np.stack([2.0 ** 27 + k * 2.0 ** 20] * 2).astype(np.float32)
     node = helper.make_node("Thresholding_rtl", ["x", "t"], ["y"], domain=RTL, backend="fpgadataflow",
@@ -132,9 +144,16 @@ def test_parameters_float32_cannot_hold_are_refused():
     model.set_tensor_datatype("x", DataType["INT32"])
     model.set_tensor_datatype("y", DataType["UINT2"])
     rewrite = ThresholdsToRequant("always", PART)
+    xs = [{"x": np.array([2 ** 27 + d for d in (-1, 0, 2 ** 20 - 1, 2 ** 20, 2 ** 21, 3 * 2 ** 20 - 1,
+                                                    3 * 2 ** 20, -2 ** 31)], dtype=np.float64)[:8].reshape(1, 4, 2)}]
+    want = [run(model, f)["y"] for f in xs]
     out = model.transform(rewrite)
-    assert [n.op_type for n in out.graph.node] == ["Thresholding_rtl"]
-    assert "float32" in rewrite.decisions[0]["reason"], rewrite.decisions
+    assert [n.op_type for n in out.graph.node] == ["HyqRequant_rtl"], rewrite.decisions
+    node = out.graph.node[0]
+    B = out.get_initializer(node.input[2])
+    assert B.dtype == np.int64 and int(np.abs(B).max()) > 1 << 24
+    for w, f in zip(want, xs):
+        assert np.array_equal(w, run(out, f)["y"])
 
 
 def node_channels(node) -> int:
@@ -180,10 +199,10 @@ def test_rtl_bit_exact_against_the_reference(rtl_model, tmp_path):
         assert r.initiation_interval == r.estimate_cycles, r  # one beat per cycle
 
 
-@pytest.mark.slow
-def test_rtl_bit_exact_under_random_backpressure(rtl_model, tmp_path):
-    ctxs = [run(rtl_model, f) for f in feeds(rtl_model, 2, seed=4)]
-    nodes = list(rtl_model.graph.node)
+def _equal_under_backpressure(model: ModelWrapper, ctxs: list[dict], work: Path) -> None:
+    """Every layer of ``model`` stitched side by side in Verilator with random input stalls and
+    output backpressure: each output beat equals ``ctxs`` (FINN's execution, i.e. hyq.integer)."""
+    nodes = list(model.graph.node)
     rtl = [stitch.node_rtl(n) for n in nodes]
     gin = [s.tensor for r in rtl for s in r.inputs]
     gout = [s.tensor for r in rtl for s in r.outputs]
@@ -192,13 +211,87 @@ def test_rtl_bit_exact_under_random_backpressure(rtl_model, tmp_path):
     bits = {s.tensor: s.bits for r in rtl for s in r.inputs}
     beats = [[b for c in ctxs for b in rtlsim.pack(c[t], insts[t], 0, bits[t])] for t in gin]
     per = [rtlsim.beats_per_sample(outs[t], 0, True) for t in gout]
-    res = rtlsim.run(rtl, gin, gout, beats, [p * len(ctxs) for p in per], tmp_path / "stall", stall=0.5, seed=7)
+    res = rtlsim.run(rtl, gin, gout, beats, [p * len(ctxs) for p in per], work, stall=0.5, seed=7)
     for k, t in enumerate(gout):
         assert len(res.beats[k]) == per[k] * len(ctxs), t
         for s, c in enumerate(ctxs):
             got = rtlsim.unpack(res.beats[k][s * per[k]:(s + 1) * per[k]], outs[t], 0)
             assert np.array_equal(got, c[t].reshape(got.shape)), (t, s)
     assert res.cycles > 2 * max(p * len(ctxs) for p in per)  # the stalls did happen
+
+
+@pytest.mark.slow
+def test_rtl_bit_exact_under_random_backpressure(rtl_model, tmp_path):
+    _equal_under_backpressure(rtl_model, [run(rtl_model, f) for f in feeds(rtl_model, 2, seed=4)], tmp_path / "stall")
+
+
+@pytest.mark.slow
+def test_wide_multiplier_and_bias_rtl_bit_exact_under_backpressure(tmp_path):
+    """An INT24 accumulator to 255 steps at shift 40: M of 24 bits, B of 48, x * M + B of 49
+    (float32 would round M and B; DSP cascades in hardware). Requantized, FINN's execution of it
+    (hyq.integer.requant) equals the thresholds on inputs at every step, and Verilator equals it
+    under backpressure."""
+    from finn.transformation.fpgadataflow.prepare_ip import PrepareIP
+
+    cfg = (4, 2, "INT24", "UINT8", [1, 6])
+    tables = [(cfg, _wide_table(np.random.default_rng(5), 4, 255, 40, DataType["INT24"]))]
+    model = threshold_graph(tables=tables)
+    rewrite = ThresholdsToRequant("always", PART)
+    out = model.transform(rewrite)
+    d = rewrite.decisions[0]
+    assert d["choice"] == "requant" and d["m_bits"] >= 24 and d["b_bits"] >= 32, d
+    # inputs at the steps (t - 1, t) of every channel, and the range ends
+    t = tables[0][1].astype(np.int64)
+    lo, hi = int(DataType["INT24"].min()), int(DataType["INT24"].max())
+    rows = [t[:, j] + e for j in (0, 20, 100, 128, 254) for e in (-1, 0)] + [np.full(4, lo), np.full(4, hi)]
+    feed = [{"x0": v.astype(np.float32)} for v in np.clip(np.stack(rows), lo, hi).reshape(2, 1, 6, 4)]
+    for f in feed:
+        assert np.array_equal(run(model, f)["y0"], run(out, f)["y0"])
+    finn_env.use_build_dir(tmp_path / "finn_gen")
+    out = out.transform(PrepareIP(PART, 10.0))
+    _equal_under_backpressure(out, [run(out, f) for f in feed], tmp_path / "stall")
+
+
+@pytest.mark.slow
+def test_ties_to_even_rtl_bit_exact_on_every_input(tmp_path):
+    """A table rounded half to even at exact ties (slopes 11..17 / 200, four channels) gets the tie
+    term; FINN's execution equals the thresholds and Verilator equals it, under backpressure,
+    on every input of INT12."""
+    from finn.transformation.fpgadataflow.prepare_ip import PrepareIP
+
+    from tests.integer.test_requant import half_even_table
+
+    lo, hi = -2048, 2047
+    slopes = ((13, 4100), (13, 3300), (17, 4500), (11, 1234))  # a / 200 and offsets b: ties in every channel
+    t = np.concatenate([half_even_table(a, b, 200, 255, lo, hi) for a, b in slopes]).astype(np.float32)
+    model = threshold_graph(tables=[((4, 2, "INT12", "UINT8", [1, 4096]), t)])  # PE 2, two folds
+    rewrite = ThresholdsToRequant("always", PART)
+    out = model.transform(rewrite)
+    d = rewrite.decisions[0]
+    assert d["choice"] == "requant" and d["w_bits"] > 0 and "ties to even" in d["reason"], d
+    node = out.graph.node[0]
+    assert len(node.input) == 4 and d["requant_bits"] == 4 * (d["m_bits"] + max(d["b_bits"], 2) + d["w_bits"])
+    feed = {"x0": np.repeat(np.arange(lo, hi + 1, dtype=np.float32)[:, None], 4, 1)[None]}
+    want = run(model, feed)
+    assert np.array_equal(want["y0"], run(out, feed)["y0"])
+    finn_env.use_build_dir(tmp_path / "finn_gen")
+    out = out.transform(PrepareIP(PART, 10.0))
+    _equal_under_backpressure(out, [run(out, feed)], tmp_path / "stall")
+
+
+def test_refused_where_x_times_m_plus_b_exceeds_int64():
+    """An INT48 input whose 255 steps lie within 2^17 of zero needs a 21-bit M at the smallest
+    exact shift (30): x * M + B would need 69 bits. The table is kept, with the reason."""
+    m = np.random.default_rng(2).integers(2 ** 20, 2 ** 21, 2).astype(np.float64)
+    k = np.arange(1, 256)
+    t = np.ceil((k[None, :] * 2.0 ** 30 - np.rint(127.5 * 2.0 ** 30)) / m[:, None]).astype(np.float32)
+    model = threshold_graph(tables=[((2, 1, "INT48", "UINT8", [1, 3]), t)])
+    rewrite = ThresholdsToRequant("always", PART)
+    out = model.transform(rewrite)
+    assert [n.op_type for n in out.graph.node] == ["Thresholding_rtl"]
+    d = rewrite.decisions[0]
+    assert d["choice"] == "thresholds" and "needs 69 bits" in d["reason"] and "63" in d["reason"], d
+    assert np.array_equal(out.get_initializer("t0"), t)
 
 
 @pytest.mark.slow

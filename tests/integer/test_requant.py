@@ -97,3 +97,32 @@ def test_fractional_thresholds_count_like_multithreshold():
         assert np.array_equal(apply(x, p), want)
     else:  # ceil makes the steps 2 or 3 apart: only a proven requantization may be returned
         assert "channel 0" in why
+
+
+def half_even_table(a: int, b: int, d: int, n: int, lo: int, hi: int) -> np.ndarray:
+    """Thresholds (1, n) of ``clip(round_half_even((a x + b) / d), 0, n)`` on [lo, hi], from
+    every input in exact integer arithmetic (what Brevitas' round does at exact ties)."""
+    x = np.arange(lo, hi + 1, dtype=np.int64)
+    p = a * x + b
+    f = p // d
+    rem = p - f * d
+    y = np.clip(f + (2 * rem > d) + ((2 * rem == d) & (f % 2 == 1)), 0, n)
+    return np.array([[x[np.argmax(y >= k)] if (y >= k).any() else hi + 1 for k in range(1, n + 1)]], dtype=np.float64)
+
+
+def test_ties_to_even_get_the_tie_term_and_equal_on_every_input():
+    """Slope 13/200 hits exact half-integers: an odd code's step is one input later than the
+    affine ceiling, so no plain multiply-shift exists; with the tie remainders W it is exact."""
+    lo, hi = -2048, 2047
+    t = half_even_table(13, 4100, 200, 255, lo, hi)
+    p, why = requant_from_thresholds(t, (lo, hi))
+    assert p is not None and p.W is not None and p.w_bits > 0 and "ties to even" in why, why
+    x, want = _exhaustive(t, lo, hi)
+    assert np.array_equal(apply(x, p), want.astype(np.int64))
+    assert p.param_bits == p.m_bits + p.b_bits + p.w_bits
+    # without the tie term the same M, B are off at a tie (and no plain requantization exists)
+    assert not np.array_equal(requant(x, p.M, p.B, p.shift, p.n), want.astype(np.int64))
+    assert prove_equal(t, (lo, hi), p.M, p.B, p.shift) is not None
+    # the parity is the output code's: with an offset of one the same table rounds ties to odd, refused
+    q, why = requant_from_thresholds(t, (lo, hi), offset=1)
+    assert q is None and "channel 0" in why

@@ -36,7 +36,7 @@ def _recompute(path):
                 w += n * _width(attrs["weightDataType"].s.decode())
             elif (base in ("MVAU", "VVAU") and idx == 2) or (base == "Thresholding" and idx == 1):
                 t += n * _width(ann[name])
-            elif base == "Requant" and idx in (1, 2):  # HyqRequant_rtl: M and B at their annotated widths
+            elif base == "Requant" and idx in (1, 2, 3):  # HyqRequant_rtl: M, B (and ties W) at their annotated widths
                 r += n * _width(ann[name])
             else:
                 o += n * _width(ann.get(name, "FLOAT32"))
@@ -61,3 +61,12 @@ def test_w8_weights_are_a_quarter_of_fp32(default_report):
     assert s["weight_bits"] == 8 * n_weights
     assert np.isclose(s["weight_ratio_vs_fp32"], 0.25)
     assert s["fp32_bytes"] >= 4 * n_weights
+
+
+def test_default_cnn_requantized_within_the_storage_target(default_report):
+    """Issue 12's target: the default CNN at most 0.35 of FP32's storage; it takes the table
+    rounded half to even (a tie term) as well, and every refusal says why."""
+    layers = default_report["requant"]["layers"]
+    assert default_report["static_storage"]["ratio_vs_fp32"] <= 0.35
+    assert any("ties to even" in d["reason"] and d["w_bits"] > 0 for d in layers if d["choice"] == "requant")
+    assert all(d["reason"] for d in layers)

@@ -4,8 +4,10 @@ that puts it in place of a threshold table where that is proven exact and cheape
 - Generic op ``HyqRequant``: FINN's Thresholding layout (NumChannels, PE, numSteps,
   ActVal, data types, folding) with inputs ``(x, M, B)`` instead of ``(x, thresholds)``
   and a ``shift`` attribute; Python execution is :func:`hyq.integer.requant.requant`, the
-  one reference. ``M`` (unsigned) and ``B`` (signed) are initializers annotated with their
-  real widths, which is what the storage report counts.
+  one reference. ``M`` (unsigned) and ``B`` (signed) are int64 initializers (exact at any
+  width the proof gives) annotated with their real widths, which the storage report counts;
+  a table rounded half to even at exact ties has a fourth input, the tie remainders ``W``
+  (``tieDataType``; :mod:`hyq.integer.requant`).
 - RTL ``hw/rtl/hyq_requant.v``: PE lanes, a constant ROM of (M, B) per lane, the product
   in DSPs, add, shift, clip; two register stages, one beat per cycle, AXI-stream
   backpressure.
@@ -46,8 +48,9 @@ COST_RESOURCES = ("LUT", "BRAM_18K", "URAM", "DSP")
 THRESHOLDS_PREFIX, REQUANT_PREFIX = "Thresholding", "HyqRequant"
 
 
-#: M and B are float32 initializers (FINN's convention), exact only up to 2^24 in magnitude
-FLOAT32_EXACT = 1 << 24
+#: M and B are stored as int64 initializers (float32 would hold them exactly only up to 2^24);
+#: the proof already bounds ``x * M + B`` to int64 (:data:`hyq.integer.requant.INT64_BITS`)
+PARAM_DTYPE = np.int64
 
 
 def folding_name(layer: str) -> str:
@@ -99,7 +102,7 @@ def requant_luts(pe: int, nf: int, rom_bits: int, out_bits: int, sum_bits: int, 
 class HyqRequant(Thresholding):
     """Per-channel ``clip(floor((x M + B) / 2^shift), 0, numSteps) + ActVal``: the generic op.
 
-    Inputs: x, M (C,), B (C,). ``weightDataType`` is M's type (FINN's Thresholding requires
+    Inputs: x, M (C,), B (C,) and, with ties to even, W (C,). ``weightDataType`` is M's type (FINN's Thresholding requires
     the attribute), ``biasDataType`` B's.
     """
 
@@ -107,6 +110,7 @@ class HyqRequant(Thresholding):
         attrs = super().get_nodeattr_types()
         attrs["shift"] = ("i", True, 0)
         attrs["biasDataType"] = ("s", True, "")
+        attrs["tieDataType"] = ("s", False, "")  # W's type, where input 3 (ties to even) exists
         return attrs
 
     def get_input_datatype(self, ind=0):
@@ -133,17 +137,25 @@ class HyqRequant(Thresholding):
         x = np.rint(np.asarray(context[node.input[0]], dtype=np.float64)).astype(np.int64)
         M = np.asarray(context[node.input[1]]).astype(np.int64).reshape(-1)
         B = np.asarray(context[node.input[2]]).astype(np.int64).reshape(-1)
+        W = np.asarray(context[node.input[3]]).astype(np.int64).reshape(-1) if len(node.input) > 3 else None
         y = requant(x, M, B, int(self.get_nodeattr("shift")), int(self.get_nodeattr("numSteps")),
-                    int(self.get_nodeattr("ActVal")))
+                    int(self.get_nodeattr("ActVal")), W)
         context[node.output[0]] = y.astype(np.float32)
+
+    def tie_bits(self) -> int:
+        """Width of the tie remainders W (input 3), 0 without ties."""
+        node = self.onnx_node
+        return DataType[self.get_nodeattr("tieDataType")].bitwidth() if len(node.input) > 3 else 0
 
     def get_exp_cycles(self):
         return int(np.prod(self.get_folded_output_shape()[:-1]))
 
     def lut_estimation(self, fpgapart=None):
-        mb, bb = self.get_input_datatype(1).bitwidth(), self.get_input_datatype(2).bitwidth()
-        return requant_luts(self.get_nodeattr("PE"), self.folds(), mb + bb, self.get_output_datatype().bitwidth(),
-                            self.sum_bits(), mb, fpgapart)
+        mb, bb, wb = self.get_input_datatype(1).bitwidth(), self.get_input_datatype(2).bitwidth(), self.tie_bits()
+        ob = self.get_output_datatype().bitwidth()
+        luts = requant_luts(self.get_nodeattr("PE"), self.folds(), mb + bb + wb, ob, self.sum_bits(), mb, fpgapart)
+        # ties: a remainder comparator (a carry chain, two bits a LUT) and the decrement, per lane
+        return luts + (self.get_nodeattr("PE") * (math.ceil(wb / 2) + ob + 1) if wb else 0)
 
     def dsp_estimation(self, fpgapart=None):
         idt = self.get_input_datatype(0)
@@ -171,19 +183,25 @@ class HyqRequant_rtl(HyqRTLBackend, HyqRequant):  # noqa: N801 - FINN's naming
 
     def generate_hdl(self, model, fpgapart, clk):
         node = self.onnx_node
-        self._mb = (model.get_initializer(node.input[1]), model.get_initializer(node.input[2]))
+        self._mb = (model.get_initializer(node.input[1]), model.get_initializer(node.input[2]),
+                    model.get_initializer(node.input[3]) if len(node.input) > 3 else None)
         super().generate_hdl(model, fpgapart, clk)
 
-    def verilog_params(self, M=None, B=None) -> dict:
-        """The core's parameters; ``M``, ``B`` default to those read at codegen."""
+    def verilog_params(self, M=None, B=None, W=None) -> dict:
+        """The core's parameters; ``M``, ``B`` (and ``W``) default to those read at codegen."""
         if M is None:
-            M, B = self._mb
+            M, B, W = self._mb
         pe, nf = self.get_nodeattr("PE"), self.folds()
         mb, bb = self.get_input_datatype(1).bitwidth(), self.get_input_datatype(2).bitwidth()
         muls = sum((int(v) & ((1 << mb) - 1)) << (c * mb) for c, v in enumerate(np.asarray(M).reshape(-1)))
         biases = sum((int(v) & ((1 << bb) - 1)) << (c * bb) for c, v in enumerate(np.asarray(B).reshape(-1)))
         idt, odt = self.get_input_datatype(0), self.get_output_datatype()
-        return {"PE": pe, "NF": nf, "IN_BITS": idt.bitwidth(), "IN_SIGNED": int(idt.signed()),
+        ties = {}
+        if W is not None:
+            wb = self.tie_bits()
+            w = sum((int(v) & ((1 << wb) - 1)) << (c * wb) for c, v in enumerate(np.asarray(W).reshape(-1)))
+            ties = {"TIE_BITS": wb, "TIES": f"{pe * nf * wb}'h{w:0{(pe * nf * wb + 3) // 4}x}"}
+        return {**ties, "PE": pe, "NF": nf, "IN_BITS": idt.bitwidth(), "IN_SIGNED": int(idt.signed()),
                 "M_BITS": mb, "B_BITS": bb, "SUM_BITS": self.sum_bits(), "SHIFT": int(self.get_nodeattr("shift")),
                 "N": int(self.get_nodeattr("numSteps")), "OFFSET": int(self.get_nodeattr("ActVal")),
                 "OUT_BITS": odt.bitwidth(),
@@ -255,19 +273,16 @@ class ThresholdsToRequant(Transformation):
         if p is None:
             rec["reason"] = f"refused: {why}"
             return rec
-        if max(int(np.abs(p.M).max()), int(np.abs(p.B).max())) > FLOAT32_EXACT:
-            rec["reason"] = ("refused: M or B needs more than 24 bits, which the float32 initializers "
-                             "FINN stores them in cannot hold exactly")
-            return rec
         minimize_weight_width(inst, model)  # the table at the width the build would store
         t_bits = int(t.size) * inst.get_input_datatype(1).bitwidth()
         t_est = inst.node_res_estimation(self.part)
         hw, m_name, b_name = self._requant_node(model, node, inst, p)
         r_inst = getCustomOp(hw)
-        r_bits = int(p.M.size) * (r_inst.get_input_datatype(1).bitwidth() + r_inst.get_input_datatype(2).bitwidth())
+        r_bits = int(p.M.size) * (r_inst.get_input_datatype(1).bitwidth() + r_inst.get_input_datatype(2).bitwidth() +
+                                  r_inst.tie_bits())
         r_est = r_inst.node_res_estimation(self.part)
         keys = ("LUT", "BRAM_18K", "URAM", "DSP")
-        rec.update(shift=p.shift, m_bits=p.m_bits, b_bits=p.b_bits, threshold_bits=t_bits, requant_bits=r_bits,
+        rec.update(shift=p.shift, m_bits=p.m_bits, b_bits=p.b_bits, w_bits=p.w_bits, threshold_bits=t_bits, requant_bits=r_bits,
                    thresholds_cost={k: float(t_est.get(k, 0)) for k in keys},
                    requant_cost={k: float(r_est.get(k, 0)) for k in keys})
         cheaper = layer_cost(r_est, cap, r_bits) < layer_cost(t_est, cap, t_bits)
@@ -277,10 +292,10 @@ class ThresholdsToRequant(Transformation):
             model.graph.node.insert(idx, hw)
             if not model.find_consumers(node.input[1]):
                 model.del_initializer(node.input[1])
-            rec.update(choice="requant", layer=hw.name, reason="proven equal on the input range" +
+            rec.update(choice="requant", layer=hw.name, reason=why +
                        ("" if cheaper else "; forced (requant: always) though not cheaper"))
         else:
-            for n in (m_name, b_name):
+            for n in hw.input[1:]:
                 model.del_initializer(n)
             rec["reason"] = "proven, but the threshold table costs less"
         return rec
@@ -290,12 +305,19 @@ class ThresholdsToRequant(Transformation):
         m_dt = _int_type(p.m_bits, False)
         b_dt = _int_type(p.b_bits, True)
         m_name, b_name = model.make_new_valueinfo_name(), model.make_new_valueinfo_name()
-        model.set_initializer(m_name, p.M.astype(np.float32))
-        model.set_initializer(b_name, p.B.astype(np.float32))
+        model.set_initializer(m_name, p.M.astype(PARAM_DTYPE))
+        model.set_initializer(b_name, p.B.astype(PARAM_DTYPE))
         model.set_tensor_datatype(m_name, m_dt)
         model.set_tensor_datatype(b_name, b_dt)
+        inputs, ties = [node.input[0], m_name, b_name], {}
+        if p.W is not None:  # ties to even: W as input 3
+            w_name, w_dt = model.make_new_valueinfo_name(), _int_type(p.w_bits, False)
+            model.set_initializer(w_name, p.W.astype(PARAM_DTYPE))
+            model.set_tensor_datatype(w_name, w_dt)
+            inputs.append(w_name)
+            ties["tieDataType"] = w_dt.name
         hw = helper.make_node(
-            "HyqRequant_rtl", [node.input[0], m_name, b_name], list(node.output), domain=RTL_DOMAIN,
+            "HyqRequant_rtl", inputs, list(node.output), domain=RTL_DOMAIN, **ties,
             backend="fpgadataflow", name=node.name.replace(THRESHOLDS_PREFIX, REQUANT_PREFIX, 1),
             NumChannels=inst.get_nodeattr("NumChannels"), PE=inst.get_nodeattr("PE"),
             numSteps=int(p.n), ActVal=int(p.offset), shift=int(p.shift),
