@@ -76,6 +76,18 @@ def step_list(steps: str | tuple[str, ...] | list[str]) -> list:
                            f"hyq's {', '.join(HYQ_STEPS)}, FINN's {', '.join(finn)}")
     return [HYQ_STEPS.get(name, name) for name in steps]
 
+
+#: the FINN step whose estimates (``report/estimate_layer_*.json``) hyq's report reads
+REPORT_STEP = "step_generate_estimate_reports"
+
+
+def require_report_step(steps: str | tuple[str, ...] | list[str]) -> None:
+    """One error line when a step list that is to be reported lacks :data:`REPORT_STEP`."""
+    if REPORT_STEP not in [_step_name(s) for s in step_list(steps)]:
+        raise HyqError(f"hardware.steps has no {REPORT_STEP}, whose estimates the report reads; "
+                       f"add it after the folding steps, or use a preset ({', '.join(STEPS)})")
+
+
 _PART = re.compile(r"^xc[0-9a-z]+(-[0-9a-z]+)*$", re.IGNORECASE)
 
 
@@ -131,7 +143,9 @@ def _step_name(step) -> str:
 
 
 def _resolve(step) -> Callable:
-    import hyq.dataflow.ops  # noqa: F401 - registers hyq's HW layers with finn-plus
+    from hyq.dataflow.ops import register
+
+    register()  # hyq's HW layers into finn-plus' tables (idempotent)
 
     return finn_env.finn_steps().build_dataflow_step_lookup[step] if isinstance(step, str) else step
 

@@ -161,13 +161,16 @@ def step_hyq_rtl_layers(model: ModelWrapper, cfg) -> ModelWrapper:
 
     Runs after folding, so the stand-ins inherit FINN's PE/SIMD. Without an HLS compiler an
     ``_hls`` layer can be neither generated nor simulated; with the RTL stand-ins every
-    layer of the default models is Verilog that Verilator and Yosys read.
+    layer of the default models is Verilog that Verilator and Yosys read. FINN layers that
+    stay HLS become hyq's costed layers of the same hardware (datapath in the estimate).
     """
     finn_steps()
-    import hyq.dataflow.ops  # noqa: F401 - registers the stand-ins
+    from hyq.dataflow.ops import register
+    from hyq.dataflow.ops.datapath_costs import UseCostedLayers
     from hyq.dataflow.transforms import UseHyqRTL
 
-    return model.transform(UseHyqRTL(cfg.fpga_part))
+    register()
+    return model.transform(UseHyqRTL(cfg.fpga_part)).transform(UseCostedLayers())
 
 
 def step_hyq_folding(model: ModelWrapper, cfg) -> ModelWrapper:
