@@ -26,7 +26,7 @@ from hyq.dataflow.bitwidth import step_hyq_minimize_bit_width, step_hyq_minimize
 from hyq.dataflow.steps import (step_hyq_convert_layernorm, step_hyq_convert_softmax, step_hyq_convert_tables,
                                 step_hyq_folding, step_hyq_requant, step_hyq_rtl_layers, step_hyq_streamline,
                                 step_hyq_table_layouts)
-from hyq.export import bounded, fast_cleanup
+from hyq.export import bounded, fast_cleanup, load_checked
 from hyq.errors import HyqError
 from hyq.progress import info
 
@@ -250,8 +250,6 @@ def _build(model_path: Path, spec: BuildSpec, out_dir: Path) -> BuildResult:
         resumed_after = last
         info(f"resuming FINN build after {last} ({len(done)}/{len(names)} steps done)")
     else:
-        from hyq.export import load_checked
-
         model = load_checked(model_path)
     seconds: dict[str, float] = {}
     log_path = out_dir / "build.log"
