@@ -12,11 +12,12 @@ import sys
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
-import hyq.dataflow.ops  # noqa: F401 - registers hyq's HW layers
+import hyq.dataflow.ops
 from hyq.integer.requant import requant_from_thresholds
 
 
 def main(path: str) -> None:
+    hyq.dataflow.ops.register()
     model = ModelWrapper(path)
     table_total = requant_total = proven = layers = 0
     print(f"{'layer':24} {'C':>4} {'n':>4} {'input':>7} {'table b':>8} {'requant b':>9} {'s':>3}  note")

@@ -6,6 +6,6 @@ models and tool drivers (:mod:`hyq.costs`, :mod:`hyq.tools`) its HW layers answe
 workarounds is :mod:`hyq.dataflow.finn_env`; FINN's settings hold for one build at a time.
 """
 
-from hyq.dataflow.build import STEPS, BuildResult, BuildSpec, build
+from hyq.dataflow.build import STEPS, BuildResult, BuildSpec, build, require_report_step
 
-__all__ = ["STEPS", "BuildResult", "BuildSpec", "build"]
+__all__ = ["STEPS", "BuildResult", "BuildSpec", "build", "require_report_step"]

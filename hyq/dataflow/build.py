@@ -26,7 +26,7 @@ from hyq.dataflow.bitwidth import step_hyq_minimize_bit_width, step_hyq_minimize
 from hyq.dataflow.steps import (step_hyq_convert_layernorm, step_hyq_convert_softmax, step_hyq_convert_tables,
                                 step_hyq_folding, step_hyq_requant, step_hyq_rtl_layers, step_hyq_streamline,
                                 step_hyq_table_layouts)
-from hyq.export import bounded, fast_cleanup
+from hyq.export import bounded, fast_cleanup, load_checked
 from hyq.errors import HyqError
 from hyq.progress import info
 
@@ -75,6 +75,18 @@ def step_list(steps: str | tuple[str, ...] | list[str]) -> list:
             raise HyqError(f"unknown build step '{name}' in hardware.steps; known: presets {', '.join(STEPS)}, "
                            f"hyq's {', '.join(HYQ_STEPS)}, FINN's {', '.join(finn)}")
     return [HYQ_STEPS.get(name, name) for name in steps]
+
+
+#: the FINN step whose estimates (``report/estimate_layer_*.json``) hyq's report reads
+REPORT_STEP = "step_generate_estimate_reports"
+
+
+def require_report_step(steps: str | tuple[str, ...] | list[str]) -> None:
+    """One error line when a step list that is to be reported lacks :data:`REPORT_STEP`."""
+    if REPORT_STEP not in [_step_name(s) for s in step_list(steps)]:
+        raise HyqError(f"hardware.steps has no {REPORT_STEP}, whose estimates the report reads; "
+                       f"add it after the folding steps, or use a preset ({', '.join(STEPS)})")
+
 
 _PART = re.compile(r"^xc[0-9a-z]+(-[0-9a-z]+)*$", re.IGNORECASE)
 
@@ -131,7 +143,9 @@ def _step_name(step) -> str:
 
 
 def _resolve(step) -> Callable:
-    import hyq.dataflow.ops  # noqa: F401 - registers hyq's HW layers with finn-plus
+    from hyq.dataflow.ops import register
+
+    register()  # hyq's HW layers into finn-plus' tables (idempotent)
 
     return finn_env.finn_steps().build_dataflow_step_lookup[step] if isinstance(step, str) else step
 
@@ -241,8 +255,6 @@ def _build(model_path: Path, spec: BuildSpec, out_dir: Path) -> BuildResult:
         resumed_after = last
         info(f"resuming FINN build after {last} ({len(done)}/{len(names)} steps done)")
     else:
-        from hyq.export import load_checked
-
         model = load_checked(model_path)
     seconds: dict[str, float] = {}
     log_path = out_dir / "build.log"

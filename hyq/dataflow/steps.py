@@ -13,6 +13,8 @@ from qonnx.transformation.infer_data_layouts import InferDataLayouts
 from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
 
 from hyq.dataflow.finn_env import finn_steps
+from hyq.dataflow.transforms import (INT_SOFTMAX, AbsorbScaleIntoIntSoftmax, FoldHyqLayers, MoveTransposesPastConcat,
+                                     RemoveIdentityMultiThreshold, UseHyqRTL)
 
 
 def step_hyq_streamline(model: ModelWrapper, cfg) -> ModelWrapper:
@@ -84,8 +86,6 @@ def step_hyq_convert_softmax(model: ModelWrapper, cfg) -> ModelWrapper:
     from finn.transformation.streamline.absorb import AbsorbMulIntoMultiThreshold
     from finn.transformation.streamline.round_thresholds import RoundAndClipThresholds
 
-    from hyq.dataflow.transforms import INT_SOFTMAX, AbsorbScaleIntoIntSoftmax, RemoveIdentityMultiThreshold
-
     if not model.get_nodes_by_op_type(INT_SOFTMAX):
         return model
     model = model.transform(AbsorbScaleIntoIntSoftmax())
@@ -126,7 +126,6 @@ def step_hyq_table_layouts(model: ModelWrapper, cfg) -> ModelWrapper:
     from finn.transformation.streamline.absorb import AbsorbConsecutiveTransposes, AbsorbTransposeIntoMultiThreshold
 
     from hyq.dataflow.ops.lookup import MoveTransposePastLookup
-    from hyq.dataflow.transforms import MoveTransposesPastConcat
 
     if not model.get_nodes_by_op_type("HyqLookup"):
         return model
@@ -161,13 +160,15 @@ def step_hyq_rtl_layers(model: ModelWrapper, cfg) -> ModelWrapper:
 
     Runs after folding, so the stand-ins inherit FINN's PE/SIMD. Without an HLS compiler an
     ``_hls`` layer can be neither generated nor simulated; with the RTL stand-ins every
-    layer of the default models is Verilog that Verilator and Yosys read.
+    layer of the default models is Verilog that Verilator and Yosys read. FINN layers that
+    stay HLS become hyq's costed layers of the same hardware (datapath in the estimate).
     """
     finn_steps()
-    import hyq.dataflow.ops  # noqa: F401 - registers the stand-ins
-    from hyq.dataflow.transforms import UseHyqRTL
+    from hyq.dataflow.ops import register
+    from hyq.dataflow.ops.datapath_costs import UseCostedLayers
 
-    return model.transform(UseHyqRTL(cfg.fpga_part))
+    register()
+    return model.transform(UseHyqRTL(cfg.fpga_part)).transform(UseCostedLayers())
 
 
 def step_hyq_folding(model: ModelWrapper, cfg) -> ModelWrapper:
@@ -184,7 +185,6 @@ def step_hyq_folding(model: ModelWrapper, cfg) -> ModelWrapper:
     from finn.transformation.general import ApplyConfig
 
     from hyq.dataflow.part_memory import AvoidURAM
-    from hyq.dataflow.transforms import FoldHyqLayers
 
     if cfg.folding_config_file is not None:
         model = model.transform(ApplyConfig(cfg.folding_config_file))

@@ -15,7 +15,7 @@ import torch
 
 from hyq import cache, config, outdir
 from hyq.data import from_config as load_data
-from hyq.dataflow import BuildSpec, build
+from hyq.dataflow import BuildSpec, build, require_report_step
 from hyq.errors import HyqError
 from hyq.export import check, export, load_checked
 from hyq.jobs.quantize import float_model, inputs_payload
@@ -92,6 +92,7 @@ def run_flow(config_path: Path | None = None, out_dir: Path | None = None,
     """
     cfg = config.load(config_path)
     spec = _build_spec(cfg.hardware)
+    require_report_step(spec.steps)
     out = Path(out_dir) if out_dir else Path("build") / cfg.name
     with outdir.claim(out):
         return _run_flow(cfg, spec, out, allow_unmapped)
@@ -157,6 +158,7 @@ def build_onnx(model_path: Path, part: str, out_dir: Path, target_fps: int | Non
     load_checked(model_path)  # one clear error for a missing or corrupt file, before anything else
     spec = BuildSpec(part=part, clock_ns=clock_ns, target_fps=target_fps,
                      folding=str(folding) if folding else None, steps=steps, requant=requant)
+    require_report_step(spec.steps)
     with outdir.claim(Path(out_dir)) as out:
         return _build_onnx(model_path, spec, out, allow_unmapped, fit)
 

@@ -26,8 +26,10 @@ _MATRIX_OPS = ("MVAU", "VVAU")
 def storage_bits(model: ModelWrapper) -> dict[str, int]:
     """Bits of weights, thresholds, requantization parameters and other constants over the HW
     layers of ``model``."""
-    import hyq.dataflow.ops  # noqa: F401 - registers hyq's RTL stand-ins (HyqVVAU_rtl is a VVAU)
+    from hyq.dataflow.ops import register
     from hyq.dataflow.ops.registry import family
+
+    register()  # hyq's RTL stand-ins (HyqVVAU_rtl is a VVAU)
 
     bits = {"weight_bits": 0, "threshold_bits": 0, "requant_bits": 0, "other_bits": 0, "weight_count": 0}
     for node in model.graph.node:

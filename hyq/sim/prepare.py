@@ -58,8 +58,9 @@ def sim_model(build_dir: Path, part: str, clock_ns: float) -> ModelWrapper:
     digest = hashlib.sha256(src.read_bytes() + SIM_MODEL_VERSION.encode()).hexdigest()[:20]
     saved, stamp = out / "sim_model.onnx", out / "sim_model.hash"
     finn_env.use_build_dir(out / "finn_gen")
-    import hyq.dataflow.ops  # noqa: F401 - hyq's HW layers must be registered
+    from hyq.dataflow.ops import register
 
+    register()  # hyq's HW layers must be registered
     if saved.is_file() and stamp.is_file() and stamp.read_text() == digest:
         return ModelWrapper(str(saved))
     from finn.transformation.fpgadataflow.insert_dwc import InsertDWC

@@ -84,11 +84,17 @@ def test_step_list_names_hyq_and_finn_steps_and_refuses_unknown_ones(default_run
     assert (tmp_path / "finn" / "intermediate_models" / "03_step_hyq_streamline.onnx").is_file()
 
 
-def test_unknown_step_in_a_flow_file_is_one_line_and_exit_2(tmp_path):
+@pytest.mark.parametrize("steps, named", [
+    ("[step_qonnx_to_finn, step_bogus]", ("step_bogus", "step_convert_to_hw")),
+    # the report reads FINN's estimates: a list without their step is refused before training
+    ("[step_qonnx_to_finn, step_tidy_up, step_convert_to_hw]", ("step_generate_estimate_reports",)),
+])
+def test_a_bad_step_list_in_a_flow_file_is_one_line_and_exit_2(tmp_path, steps, named):
     flow = tmp_path / "bad.yaml"
-    flow.write_text("hardware: {steps: [step_qonnx_to_finn, step_bogus]}\n")
+    flow.write_text(f"hardware: {{steps: {steps}}}\n")
     p = subprocess.run([sys.executable, "-m", "hyq.cli", "run", "--config", str(flow), "--out", str(tmp_path / "o")],
                        capture_output=True, text=True, cwd=ROOT)
     assert p.returncode == 2, p.stderr
     err = p.stderr.strip().splitlines()
-    assert len(err) == 1 and "step_bogus" in err[0] and "step_convert_to_hw" in err[0], p.stderr
+    assert len(err) == 1 and all(n in err[0] for n in named), p.stderr
+    assert not (tmp_path / "o" / "report.json").exists()

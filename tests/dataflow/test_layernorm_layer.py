@@ -17,7 +17,7 @@ from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.infer_shapes import InferShapes
 from qonnx.util.basic import qonnx_make_model
 
-import hyq.dataflow.ops  # noqa: F401 - registers hyq's HW layers with finn-plus
+import hyq.dataflow.ops
 from hyq.dataflow.ops.layernorm import AbsorbScaleIntoLayerNorm, InferIntLayerNorm
 from hyq.integer.layernorm import layernorm_params, layernorm_with_params
 from hyq.nn.layernorm import node_attributes
@@ -25,6 +25,8 @@ from hyq.sim import rtlsim, stitch
 from hyq.tools import layernorm as ln_tools
 from tests.dataflow import rtl_layers
 from tests.integer.test_layernorm import edge_rows
+
+hyq.dataflow.ops.register()  # hyq's HW layers into finn-plus' tables
 
 PART = rtl_layers.PART
 

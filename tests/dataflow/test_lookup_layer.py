@@ -15,13 +15,15 @@ from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.infer_shapes import InferShapes
 from qonnx.util.basic import qonnx_make_model
 
-import hyq.dataflow.ops  # noqa: F401 - registers hyq's HW layers with finn-plus
+import hyq.dataflow.ops
 from hyq.dataflow.ops.lookup import AbsorbScaleIntoTable, InferTableLookup
 from hyq.sim import rtlsim, stitch
 from hyq.tools import yosys
 from hyq.integer.table import TableSpec, build_table
 
 from tests.dataflow import rtl_layers
+
+hyq.dataflow.ops.register()  # hyq's HW layers into finn-plus' tables
 
 PART = rtl_layers.PART
 

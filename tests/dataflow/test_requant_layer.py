@@ -15,11 +15,13 @@ from qonnx.core.onnx_exec import execute_onnx
 from qonnx.custom_op.registry import getCustomOp
 from qonnx.util.basic import qonnx_make_model
 
-import hyq.dataflow.ops  # noqa: F401 - registers hyq's HW layers with finn-plus
+import hyq.dataflow.ops
 from hyq.dataflow import finn_env, parts
 from hyq.dataflow.ops.requant import ThresholdsToRequant, dsp_per_product, layer_cost
 from hyq.sim import rtlsim, stitch
 from hyq.tools import yosys
+
+hyq.dataflow.ops.register()  # hyq's HW layers into finn-plus' tables
 
 PART = "xc7z020clg400-1"
 ZU = "xczu9eg-ffvb1156-2-e"

@@ -13,7 +13,7 @@ from qonnx.core.onnx_exec import execute_onnx
 from qonnx.custom_op.registry import getCustomOp
 from qonnx.util.basic import qonnx_make_model
 
-import hyq.dataflow.ops  # noqa: F401 - registers hyq's HW layers with finn-plus
+import hyq.dataflow.ops
 from hyq.dataflow import finn_env
 from hyq.dataflow.ops.shuffle import _packed, read_loops, read_order
 from hyq.dataflow.transforms import UseHyqRTL
@@ -21,6 +21,8 @@ from hyq.sim import rtlsim, stitch
 from hyq.tools import yosys
 
 from tests.dataflow import rtl_layers
+
+hyq.dataflow.ops.register()  # hyq's HW layers into finn-plus' tables
 
 PART = rtl_layers.PART
 SAMPLES = 3

@@ -12,7 +12,7 @@ from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.infer_shapes import InferShapes
 from qonnx.util.basic import qonnx_make_model
 
-import hyq.dataflow.ops  # noqa: F401 - registers hyq's HW layers with finn-plus
+import hyq.dataflow.ops
 from hyq.dataflow.ops.softmax import InferIntSoftmax
 from hyq.dataflow.transforms import AbsorbScaleIntoIntSoftmax
 from hyq.tools import softmax as hs
@@ -20,6 +20,8 @@ from hyq.costs import softmax_cost
 from hyq.tools import verilator, yosys
 from hyq.integer.softmax import softmax_params
 from hyq.nn.softmax import node_attributes
+
+hyq.dataflow.ops.register()  # hyq's HW layers into finn-plus' tables
 
 PART = "xc7z020clg400-1"
 

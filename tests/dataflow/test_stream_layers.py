@@ -18,13 +18,16 @@ from qonnx.transformation.general import GiveUniqueNodeNames
 from qonnx.transformation.infer_shapes import InferShapes
 from qonnx.util.basic import qonnx_make_model
 
-import hyq.dataflow.ops  # noqa: F401 - registers hyq's HW layers with finn-plus
+import hyq.dataflow.ops
 from hyq.dataflow import finn_env
+from hyq.dataflow.ops.datapath_costs import UseCostedLayers
 from hyq.dataflow.transforms import UseHyqRTL
 from hyq.sim import rtlsim, stitch
 from hyq.tools import yosys
 
 from tests.dataflow import rtl_layers
+
+hyq.dataflow.ops.register()  # hyq's HW layers into finn-plus' tables
 
 PART = rtl_layers.PART
 HLS = "finn.custom_op.fpgadataflow.hls"
@@ -131,6 +134,13 @@ def test_use_hyq_rtl_swaps_the_three_layers_and_keeps_finns_where_not_possible()
     assert [n.op_type for n in out.graph.node] == [
         "HyqDuplicateStreams_rtl", "HyqDuplicateStreams_rtl", "HyqElementwiseAdd_rtl", "HyqElementwiseSub_rtl",
         "HyqGlobalAccPool_rtl", "ElementwiseAdd_hls", "ElementwiseAdd_hls"]
+    # FINN's layers that stay HLS become hyq's costed ones: same domain, datapath in the estimate
+    finn_luts = [getCustomOp(n).lut_estimation(PART) for n in out.graph.node[5:]]
+    out = out.transform(UseCostedLayers())
+    assert [n.op_type for n in out.graph.node[5:]] == ["ElementwiseAddHyq_hls"] * 2
+    assert all(n.domain == HLS for n in out.graph.node[5:])
+    costed = [getCustomOp(n).lut_estimation(PART) for n in out.graph.node[5:]]
+    assert costed == [finn_luts[0] + 9, finn_luts[1] + 24]  # INT9 adder; FLOAT32 as 24 significand bits
     swapped = out.graph.node[:5]
     assert all(n.domain == "finn.custom_op.fpgadataflow.rtl" for n in swapped)
     # folding and types carried over; the elementwise layer has no parameter memory mode

@@ -15,7 +15,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 from qonnx.util.basic import calculate_matvec_accumulator_range, qonnx_make_model
 
-import hyq.dataflow.ops  # noqa: F401 - registers hyq's HW layers with finn-plus
+import hyq.dataflow.ops
 from hyq.dataflow import finn_env
 from hyq.dataflow.ops import vvau
 from hyq.dataflow.transforms import UseHyqRTL
@@ -23,6 +23,8 @@ from hyq.sim import rtlsim, stitch
 from hyq.tools import yosys
 
 from tests.dataflow import rtl_layers
+
+hyq.dataflow.ops.register()  # hyq's HW layers into finn-plus' tables
 
 PART = rtl_layers.PART
 

@@ -121,7 +121,7 @@ def test_hyq_sim_whole_conv_net_bit_exact_with_cycles_and_trace(conv_build, tmp_
     assert hw and all(layer["simulated"] and layer["bit_exact"] for layer in hw)
     # the float classifier scale stays on the host and is said so
     host = [layer for layer in sim["layers"] if not layer["simulated"]]
-    assert [h["op_type"] for h in host] == ["ElementwiseMul_hls"] and "host" in host[0]["reason"]
+    assert [h["op_type"] for h in host] == ["ElementwiseMulHyq_hls"] and "host" in host[0]["reason"]
     net = sim["network"]
     assert net["accelerator_mismatches"] == 0 and net["argmax_equal"]
     assert net["max_rel_diff_vs_qonnx"] <= rtlsim.FLOAT_RTOL
@@ -190,7 +190,7 @@ def test_hyq_sim_default_cnn_whole_network_bit_exact(default_codegen, tmp_path):
         if x["op_type"] in ("MVAU_rtl", "Thresholding_rtl", "FMPadding_rtl", "HyqVVAU_rtl", "HyqRequant_rtl"):
             assert x["initiation_interval"] == x["estimate_cycles"], x
     # only the float classifier scale is left to the host
-    assert [x["op_type"] for x in sim["layers"] if not x["simulated"]] == ["ElementwiseMul_hls"]
+    assert [x["op_type"] for x in sim["layers"] if not x["simulated"]] == ["ElementwiseMulHyq_hls"]
     net = sim["network"]
     assert sim["bit_exact"] and net["bit_exact"] and net["accelerator_mismatches"] == 0 and net["argmax_equal"]
     est = sim["estimate_cycles"]
@@ -253,7 +253,7 @@ def test_hyq_sim_hybrid_tiny_whole_network_bit_exact(hybrid_codegen):
     assert {"HyqSoftmax_rtl", "HyqMVAU_rtl", "HyqOuterShuffle_rtl", "HyqStreamingConcat_rtl"} | STAND_INS <= ops
     bad = [x["name"] for x in sim["layers"] if x["simulated"] and not x["bit_exact"]]
     assert not bad, bad
-    assert [x["op_type"] for x in sim["layers"] if not x["simulated"]] == ["ElementwiseMul_hls"]
+    assert [x["op_type"] for x in sim["layers"] if not x["simulated"]] == ["ElementwiseMulHyq_hls"]
     net = sim["network"]
     assert sim["bit_exact"] and net["accelerator_mismatches"] == 0 and net["argmax_equal"]
     assert net["initiation_interval"] == pytest.approx(sim["estimate_cycles"]["max_cycles"], rel=0.05)

@@ -15,8 +15,10 @@ Conventions, so FINN treats them exactly like its own layers:
 - Python execution through the one integer reference in ``hyq.integer``; resource
   estimates (``lut_estimation`` etc.) from models fitted to Yosys measurements, never 0.
 
-Importing this package imports every operator module, which registers them; the build
-runner (``hyq.dataflow.build``) does so before any step runs.
+Importing this package imports every operator module, which declares its layers to
+:mod:`hyq.dataflow.ops.registry` and leaves finn-plus' op tables alone; :func:`register`
+puts them there. The build runner (``hyq.dataflow.build``), and anything else that
+executes or inspects a graph with hyq's layers, calls it first.
 """
 
 import importlib
@@ -24,7 +26,13 @@ import pkgutil
 
 from hyq.dataflow.finn_env import finn_steps as _finn_steps
 
-_finn_steps()  # finn must be importable (without Vivado) before ops register into it
+_finn_steps()  # finn must be importable (without Vivado) before ops subclass its layers
 for _m in pkgutil.iter_modules(__path__):
     importlib.import_module(f"{__name__}.{_m.name}")
-importlib.import_module(f"{__name__}.datapath_costs").register()  # an explicit call, not an import side effect
+
+
+def register() -> None:
+    """Register hyq's HW layers with finn-plus and qonnx (idempotent; adds op types, replaces none)."""
+    from hyq.dataflow.ops.registry import install
+
+    install()

@@ -22,7 +22,7 @@ from hyq.dataflow.finn_env import finn_steps as _finn_steps
 _finn_steps()
 from finn.custom_op.fpgadataflow.concat import StreamingConcat  # noqa: E402
 
-from hyq.dataflow.ops.registry import register  # noqa: E402
+from hyq.dataflow.ops.registry import declare  # noqa: E402
 from hyq.dataflow.ops.rtl import HyqRTLBackend  # noqa: E402
 from hyq.dataflow.ops.shuffle import _packed  # noqa: E402
 
@@ -120,6 +120,6 @@ def _possible(inst, part: str) -> bool:
             and all(dt.is_integer() and dt.name != "BIPOLAR" for dt in dts))
 
 
-register(HyqStreamingConcat, HyqStreamingConcat_rtl, replaces="StreamingConcat_hls", possible=_possible)
+declare(HyqStreamingConcat, HyqStreamingConcat_rtl, replaces="StreamingConcat_hls", possible=_possible)
 
 __all__ = ["HyqStreamingConcat", "HyqStreamingConcat_rtl", "lut_estimate"]

@@ -2,9 +2,11 @@
 
 finn-plus estimates only the parameter memory of its elementwise binary operators
 (residual adds, dequantizing multiplies) and nothing for GlobalAccPool, so a hybrid
-model's adds, scales and pooling cost 0 LUT in its reports. Its :func:`register` puts
-subclasses of those ``_hls`` layers, under the same names, that add an analytical model
-of the datapath to finn-plus' own figure (which they keep):
+model's adds, scales and pooling cost 0 LUT in its reports. hyq's own ``_hls`` layers
+(``ElementwiseAddHyq_hls``, ..., ``GlobalAccPoolHyq_hls``: FINN's layers under hyq op types in
+FINN's HLS domain) add an analytical model of the datapath to finn-plus' own figure (which
+they keep); :class:`UseCostedLayers` (in ``step_hyq_rtl_layers``) puts them in place of
+FINN's layers that stay HLS, so finn-plus' own op table is never changed:
 
 - integer add / subtract (and GlobalAccPool's accumulator): a ripple-carry adder of the
   output width per PE lane; on 7-series and UltraScale+ one LUT6 per bit feeds the carry
@@ -24,13 +26,18 @@ from __future__ import annotations
 import math
 
 from qonnx.core.datatype import DataType
-from qonnx.custom_op.registry import add_op_to_domain
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.transformation.base import Transformation
 
 from hyq.costs import multiplier
 from hyq.dataflow.finn_env import finn_steps as _finn_steps
 
 _finn_steps()
 import finn.custom_op.fpgadataflow.hls as _hls  # noqa: E402
+from finn.custom_op.fpgadataflow.elementwise_binary import ElementwiseAdd, ElementwiseMul, ElementwiseSub  # noqa: E402
+from finn.custom_op.fpgadataflow.globalaccpool import GlobalAccPool  # noqa: E402
+
+from hyq.dataflow.ops.registry import declare_hls  # noqa: E402
 
 #: significand bits of an IEEE single (FLOAT32) including the hidden one
 FLOAT_SIGNIFICAND = 24
@@ -69,49 +76,83 @@ def elementwise_cost(op: str, pe: int, lhs: DataType, rhs: DataType, out: DataTy
     return multiplier_cost(pe, _bits(lhs), _bits(rhs), fam)
 
 
-def _costed_elementwise(base: type, op: str) -> type:
-    class Costed(base):
-        __doc__ = f"{base.__name__} with the {op} datapath in its estimates (see hyq.dataflow.ops.datapath_costs)."
+class _CostedElementwise:
+    """Mixin: the ``op`` datapath added to finn-plus' estimate of an elementwise layer."""
 
-        def _datapath(self, fpgapart) -> tuple[int, int]:
-            return elementwise_cost(op, int(self.pe), self.lhs_dtype, self.rhs_dtype, self.out_dtype,
-                                    multiplier.family(fpgapart))
+    op = ""
 
-        def lut_estimation(self, fpgapart):
-            return int(super().lut_estimation(fpgapart)) + self._datapath(fpgapart)[0]
+    def _datapath(self, fpgapart) -> tuple[int, int]:
+        return elementwise_cost(self.op, int(self.pe), self.lhs_dtype, self.rhs_dtype, self.out_dtype,
+                                multiplier.family(fpgapart))
 
-        def dsp_estimation(self, fpgapart):
-            return int(super().dsp_estimation(fpgapart)) + self._datapath(fpgapart)[1]
+    def lut_estimation(self, fpgapart):
+        return int(super().lut_estimation(fpgapart)) + self._datapath(fpgapart)[0]
 
-    Costed.__name__ = Costed.__qualname__ = base.__name__
-    return Costed
+    def dsp_estimation(self, fpgapart):
+        return int(super().dsp_estimation(fpgapart)) + self._datapath(fpgapart)[1]
 
 
-def _costed_global_acc_pool(base: type) -> type:
-    class Costed(base):
-        __doc__ = f"{base.__name__} with its accumulators in the LUT estimate."
-
-        def lut_estimation(self, fpgapart):
-            acc = self.get_output_datatype().bitwidth()
-            return int(super().lut_estimation(fpgapart)) + adder_luts(int(self.get_nodeattr("PE")), acc)
-
-    Costed.__name__ = Costed.__qualname__ = base.__name__
-    return Costed
+class ElementwiseAddHyq(ElementwiseAdd):
+    """FINN's ElementwiseAdd, unchanged: the generic op of ``ElementwiseAddHyq_hls``."""
 
 
-def _replace(name: str, make) -> None:
-    """Put the costed class in finn-plus' table and in qonnx's lookup cache."""
-    base = _hls.custom_op[name]
-    if getattr(base, "_hyq_costed", False):
-        return
-    cls = type(name, (make(base),), {"_hyq_costed": True, "__module__": __name__})
-    _hls.custom_op[name] = cls
-    add_op_to_domain(_hls.__name__, cls)
+class ElementwiseSubHyq(ElementwiseSub):
+    """FINN's ElementwiseSub, unchanged: the generic op of ``ElementwiseSubHyq_hls``."""
 
 
-def register() -> None:
-    """Put the costed layers into finn-plus' op table (idempotent). Called by
-    :mod:`hyq.dataflow.ops` when hyq's layers are registered, not on import of this module."""
-    for op in ("Add", "Sub", "Mul"):
-        _replace(f"Elementwise{op}_hls", lambda base, op=op: _costed_elementwise(base, op))
-    _replace("GlobalAccPool_hls", _costed_global_acc_pool)
+class ElementwiseMulHyq(ElementwiseMul):
+    """FINN's ElementwiseMul, unchanged: the generic op of ``ElementwiseMulHyq_hls``."""
+
+
+class GlobalAccPoolHyq(GlobalAccPool):
+    """FINN's GlobalAccPool, unchanged: the generic op of ``GlobalAccPoolHyq_hls``."""
+
+
+class ElementwiseAddHyq_hls(_CostedElementwise, _hls.custom_op["ElementwiseAdd_hls"], ElementwiseAddHyq):  # noqa: N801
+    """FINN's ElementwiseAdd_hls with its adders in the LUT estimate."""
+
+    op = "Add"
+
+
+class ElementwiseSubHyq_hls(_CostedElementwise, _hls.custom_op["ElementwiseSub_hls"], ElementwiseSubHyq):  # noqa: N801
+    """FINN's ElementwiseSub_hls with its subtractors in the LUT estimate."""
+
+    op = "Sub"
+
+
+class ElementwiseMulHyq_hls(_CostedElementwise, _hls.custom_op["ElementwiseMul_hls"], ElementwiseMulHyq):  # noqa: N801
+    """FINN's ElementwiseMul_hls with its multipliers (or float scaling) in the LUT and DSP estimates."""
+
+    op = "Mul"
+
+
+class GlobalAccPoolHyq_hls(_hls.custom_op["GlobalAccPool_hls"], GlobalAccPoolHyq):  # noqa: N801
+    """FINN's GlobalAccPool_hls with its accumulators in the LUT estimate."""
+
+    def lut_estimation(self, fpgapart):
+        acc = self.get_output_datatype().bitwidth()
+        return int(super().lut_estimation(fpgapart)) + adder_luts(int(self.get_nodeattr("PE")), acc)
+
+
+#: FINN ``_hls`` op type -> hyq's costed layer of the same hardware
+COSTED = {f"{c.__name__[:-len('Hyq_hls')]}_hls": c
+          for c in (ElementwiseAddHyq_hls, ElementwiseSubHyq_hls, ElementwiseMulHyq_hls, GlobalAccPoolHyq_hls)}
+GENERIC = {"ElementwiseAddHyq_hls": ElementwiseAddHyq, "ElementwiseSubHyq_hls": ElementwiseSubHyq,
+           "ElementwiseMulHyq_hls": ElementwiseMulHyq, "GlobalAccPoolHyq_hls": GlobalAccPoolHyq}
+for _finn_op, _cls in COSTED.items():
+    declare_hls(GENERIC[_cls.__name__], _cls, _finn_op)
+
+
+class UseCostedLayers(Transformation):
+    """FINN ``_hls`` layers still in the graph (after :class:`hyq.dataflow.transforms.UseHyqRTL`)
+    -> hyq's costed layers of the same hardware (:data:`COSTED`): same HLS domain and
+    attributes, finn-plus' estimate plus the datapath. finn-plus' own op types stay as they are."""
+
+    def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
+        changed = False
+        for node in model.graph.node:
+            cls = COSTED.get(node.op_type)
+            if cls is not None and node.domain == _hls.__name__:
+                node.op_type = cls.__name__
+                changed = True
+        return model, changed

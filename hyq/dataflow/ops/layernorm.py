@@ -31,7 +31,7 @@ from finn.custom_op.fpgadataflow.hwcustomop import HWCustomOp  # noqa: E402
 
 from hyq.costs import layernorm_cost as _cost  # noqa: E402
 from hyq.dataflow.ops.last_axis import LastAxisFolded  # noqa: E402
-from hyq.dataflow.ops.registry import register  # noqa: E402
+from hyq.dataflow.ops.registry import declare  # noqa: E402
 from hyq.dataflow.ops.rtl import HyqRTLBackend  # noqa: E402
 from hyq.dataflow.transforms import AbsorbScaleIntoAttribute  # noqa: E402
 from hyq.export.ops.layernorm import INT_ATTRS, params_of  # noqa: E402
@@ -163,6 +163,6 @@ class InferIntLayerNorm(Transformation):
         return model, False
 
 
-register(HyqLayerNorm, HyqLayerNorm_rtl)
+declare(HyqLayerNorm, HyqLayerNorm_rtl)
 
 __all__ = ["AbsorbScaleIntoLayerNorm", "HyqLayerNorm", "HyqLayerNorm_rtl", "InferIntLayerNorm"]

@@ -32,7 +32,7 @@ from hyq.dataflow.finn_env import finn_steps as _finn_steps
 _finn_steps()
 from finn.custom_op.fpgadataflow.hwcustomop import HWCustomOp  # noqa: E402
 
-from hyq.dataflow.ops.registry import register  # noqa: E402
+from hyq.dataflow.ops.registry import declare  # noqa: E402
 from hyq.dataflow.ops.last_axis import LastAxisFolded  # noqa: E402
 from hyq.dataflow.ops.rtl import HyqRTLBackend  # noqa: E402
 from hyq.dataflow.transforms import AbsorbScaleIntoAttribute  # noqa: E402
@@ -216,7 +216,7 @@ class MoveTransposePastLookup(Transformation):
         return model, False
 
 
-register(HyqLookup, HyqLookup_rtl)
+declare(HyqLookup, HyqLookup_rtl)
 
 __all__ = ["AbsorbScaleIntoTable", "BRAM_BITS", "HyqLookup", "HyqLookup_rtl", "InferTableLookup", "MoveTransposePastLookup",
            "lookup_luts"]

@@ -37,7 +37,7 @@ from hyq.dataflow.finn_env import finn_steps as _finn_steps
 _finn_steps()
 from finn.custom_op.fpgadataflow.matrixvectoractivation import MVAU  # noqa: E402
 
-from hyq.dataflow.ops.registry import register  # noqa: E402
+from hyq.dataflow.ops.registry import declare  # noqa: E402
 from hyq.dataflow.ops.rtl import HyqRTLBackend  # noqa: E402
 from hyq.costs import multiplier  # noqa: E402
 from hyq.costs.memory import row_buffer  # noqa: E402
@@ -192,6 +192,6 @@ class HyqMVAU_rtl(HyqRTLBackend, HyqMVAU):  # noqa: N801 - FINN's naming of spec
 """ + self.out0_assign(ow)
 
 
-register(HyqMVAU, HyqMVAU_rtl, replaces="MVAU_hls", possible=possible)
+declare(HyqMVAU, HyqMVAU_rtl, replaces="MVAU_hls", possible=possible)
 
 __all__ = ["HyqMVAU", "HyqMVAU_rtl", "possible"]

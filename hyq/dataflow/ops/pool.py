@@ -25,7 +25,7 @@ from hyq.dataflow.finn_env import finn_steps as _finn_steps
 _finn_steps()
 from finn.custom_op.fpgadataflow.globalaccpool import GlobalAccPool  # noqa: E402
 
-from hyq.dataflow.ops.registry import register  # noqa: E402
+from hyq.dataflow.ops.registry import declare  # noqa: E402
 from hyq.dataflow.ops.rtl import HyqRTLBackend  # noqa: E402
 
 #: accumulator words from which the memory is block RAM (distributed RAM below)
@@ -133,7 +133,7 @@ class HyqGlobalAccPool_rtl(HyqRTLBackend, HyqGlobalAccPool):  # noqa: N801 - FIN
         return {"op_add": int(np.prod(self.get_normal_input_shape()))}
 
 
-register(HyqGlobalAccPool, HyqGlobalAccPool_rtl, replaces="GlobalAccPool_hls", possible=pool_possible)
+declare(HyqGlobalAccPool, HyqGlobalAccPool_rtl, replaces="GlobalAccPool_hls", possible=pool_possible)
 
 __all__ = ["HyqGlobalAccPool", "HyqGlobalAccPool_rtl", "bram18", "lutram_luts", "pool_luts", "pool_possible",
            "use_bram"]

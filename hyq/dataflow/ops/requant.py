@@ -35,7 +35,7 @@ from hyq.integer.requant import RequantParams, requant, requant_from_thresholds
 _finn_steps()
 from finn.custom_op.fpgadataflow.thresholding import Thresholding  # noqa: E402
 
-from hyq.dataflow.ops.registry import RTL_DOMAIN, register  # noqa: E402
+from hyq.dataflow.ops.registry import RTL_DOMAIN, declare  # noqa: E402
 from hyq.dataflow.ops.rtl import HyqRTLBackend  # noqa: E402
 
 MODES = ("auto", "always", "never")
@@ -213,7 +213,7 @@ class HyqRequant_rtl(HyqRTLBackend, HyqRequant):  # noqa: N801 - FINN's naming
                               self.get_outstream_width())
 
 
-register(HyqRequant, HyqRequant_rtl)
+declare(HyqRequant, HyqRequant_rtl)
 
 
 def _int_type(bits: int, signed: bool) -> DataType:

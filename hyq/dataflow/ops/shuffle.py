@@ -31,7 +31,7 @@ _finn_steps()
 from finn.custom_op.fpgadataflow.inner_shuffle import InnerShuffle  # noqa: E402
 from finn.custom_op.fpgadataflow.outer_shuffle import OuterShuffle  # noqa: E402
 
-from hyq.dataflow.ops.registry import register  # noqa: E402
+from hyq.dataflow.ops.registry import declare  # noqa: E402
 from hyq.dataflow.ops.rtl import HyqRTLBackend  # noqa: E402
 from hyq.costs.memory import row_buffer  # noqa: E402
 
@@ -199,7 +199,7 @@ def _possible(inst, part: str) -> bool:
         return False
 
 
-register(HyqOuterShuffle, HyqOuterShuffle_rtl, replaces="OuterShuffle_hls", possible=_possible)
+declare(HyqOuterShuffle, HyqOuterShuffle_rtl, replaces="OuterShuffle_hls", possible=_possible)
 
 
 # ---- InnerShuffle with SIMD 1 ------------------------------------------------------------------
@@ -242,7 +242,7 @@ def _inner_possible(inst, part: str) -> bool:
     return inst.get_nodeattr("SIMD") == 1 and len(inst.get_nodeattr("transpose_in_shape")) >= 2
 
 
-register(HyqInnerShuffle, HyqInnerShuffle_rtl, replaces="InnerShuffle_rtl", possible=_inner_possible)
+declare(HyqInnerShuffle, HyqInnerShuffle_rtl, replaces="InnerShuffle_rtl", possible=_inner_possible)
 
 __all__ = ["HyqOuterShuffle", "HyqOuterShuffle_rtl", "HyqInnerShuffle", "HyqInnerShuffle_rtl", "read_loops",
            "read_order", "lut_estimate"]

@@ -32,7 +32,7 @@ from hyq.dataflow.finn_env import finn_steps as _finn_steps
 _finn_steps()
 from finn.custom_op.fpgadataflow.hwcustomop import HWCustomOp  # noqa: E402
 
-from hyq.dataflow.ops.registry import register  # noqa: E402
+from hyq.dataflow.ops.registry import declare  # noqa: E402
 from hyq.dataflow.ops.last_axis import LastAxisFolded  # noqa: E402
 from hyq.dataflow.ops.rtl import HyqRTLBackend  # noqa: E402
 from hyq.tools import softmax as _eda  # noqa: E402
@@ -174,6 +174,6 @@ class InferIntSoftmax(Transformation):
         return model, False
 
 
-register(HyqSoftmax, HyqSoftmax_rtl)
+declare(HyqSoftmax, HyqSoftmax_rtl)
 
 __all__ = ["HyqSoftmax", "HyqSoftmax_rtl", "InferIntSoftmax"]

@@ -27,7 +27,7 @@ _finn_steps()
 from finn.custom_op.fpgadataflow.duplicatestreams import DuplicateStreams  # noqa: E402
 from finn.custom_op.fpgadataflow.elementwise_binary import ElementwiseAdd, ElementwiseSub  # noqa: E402
 
-from hyq.dataflow.ops.registry import register  # noqa: E402
+from hyq.dataflow.ops.registry import declare  # noqa: E402
 from hyq.dataflow.ops.rtl import HyqRTLBackend, pad  # noqa: E402
 
 
@@ -173,9 +173,9 @@ def _always(inst, part) -> bool:
     return True
 
 
-register(HyqDuplicateStreams, HyqDuplicateStreams_rtl, replaces="DuplicateStreams_hls", possible=_always)
-register(HyqElementwiseAdd, HyqElementwiseAdd_rtl, replaces="ElementwiseAdd_hls", possible=eltwise_possible)
-register(HyqElementwiseSub, HyqElementwiseSub_rtl, replaces="ElementwiseSub_hls", possible=eltwise_possible)
+declare(HyqDuplicateStreams, HyqDuplicateStreams_rtl, replaces="DuplicateStreams_hls", possible=_always)
+declare(HyqElementwiseAdd, HyqElementwiseAdd_rtl, replaces="ElementwiseAdd_hls", possible=eltwise_possible)
+declare(HyqElementwiseSub, HyqElementwiseSub_rtl, replaces="ElementwiseSub_hls", possible=eltwise_possible)
 
 __all__ = ["HyqDuplicateStreams", "HyqDuplicateStreams_rtl", "HyqElementwiseAdd", "HyqElementwiseAdd_rtl",
            "HyqElementwiseSub", "HyqElementwiseSub_rtl", "dup_luts", "eltwise_luts",

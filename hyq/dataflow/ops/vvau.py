@@ -33,7 +33,7 @@ from hyq.dataflow.finn_env import finn_steps as _finn_steps
 _finn_steps()
 from finn.custom_op.fpgadataflow.vectorvectoractivation import VVAU  # noqa: E402
 
-from hyq.dataflow.ops.registry import register  # noqa: E402
+from hyq.dataflow.ops.registry import declare  # noqa: E402
 from hyq.dataflow.ops.rtl import HyqRTLBackend  # noqa: E402
 
 WEIGHT_FILE = "hyq_vvau_weights.dat"
@@ -222,6 +222,6 @@ class HyqVVAU_rtl(HyqRTLBackend, HyqVVAU):  # noqa: N801 - FINN's naming of spec
         return wbits / (bram * 18 * 1024)
 
 
-register(HyqVVAU, HyqVVAU_rtl, replaces="VVAU_hls", possible=possible)
+declare(HyqVVAU, HyqVVAU_rtl, replaces="VVAU_hls", possible=possible)
 
 __all__ = ["HyqVVAU", "HyqVVAU_rtl", "possible", "estimate"]
