@@ -112,7 +112,7 @@ def run(nodes: list[stitch.NodeRTL], graph_inputs: list[str], graph_outputs: lis
     proc = subprocess.run([str(exe), str(data / "control.txt")], cwd=data, capture_output=True, text=True)
     if proc.returncode != 0:
         raise HyqError(f"simulation of {', '.join(n.name for n in nodes)[:200]} failed: "
-                       f"{(proc.stderr or proc.stdout).strip()[-500:]}")
+                       f"{' '.join((proc.stderr or proc.stdout).split())[-500:]}")
     res = json.loads(proc.stdout.strip().splitlines()[-1])
     beats = [_bytes_to_beats((data / f"out{k}.bin").read_bytes(), b) for k, b in enumerate(out_bits)]
     cyc = [np.fromfile(data / f"out{k}.cyc", dtype=np.int64) for k in range(len(out_bits))]
