@@ -54,6 +54,9 @@ def test_size_fifos_shrinks_the_fork_fifos_keeps_the_ii_and_is_tight(default_cod
     assert rep["latency_ns_finn"] == pytest.approx(rep["critical_path_cycles"] * rep["clock_ns"])
     assert "FIFOs sized in Verilator" in (default_codegen / "report.md").read_text()
     # the sized graph is the build's now; halving the deepest fork FIFO slows it or deadlocks
+    from hyq.dataflow import finn_env
+
+    finn_env.use_build_dir(default_codegen / "finn" / "rtlsim" / "finn_gen")  # FINN's settings, as sim_model
     model = ModelWrapper(str(default_codegen / "finn" / "rtlsim" / "sim_model.onnx"))
     name, d = max(((k, v["after"]) for k, v in forks.items()), key=lambda kv: kv[1])
     assert getCustomOp(model.get_node_from_name(name)).get_nodeattr("depth") == d
