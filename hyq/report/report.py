@@ -251,7 +251,9 @@ def to_markdown(rep: dict[str, Any]) -> str:
     lines.append(f"| fits the part | {'n/a' if fits is None else ('yes' if fits else 'NO')} | |")
     lines += [
         f"| throughput (fps) | {_fmt(rep['throughput_fps'] or 0)} |",
-        f"| latency (us) | {(rep['latency_ns'] or 0) / 1000:,.1f} |",
+        f"| latency (us) | {(rep['latency_ns'] or 0) / 1000:,.1f} |"
+        + (f" measured in Verilator; FINN's estimate {(rep.get('latency_ns_finn') or 0) / 1000:,.1f} |"
+           if rep.get("latency_source") == "verilator" else ""),
         f"| static storage (bytes) | {_fmt(s['bytes'])} |",
         f"| - weights / thresholds / requant / other (bits) | {s['weight_bits']:,} / {s['threshold_bits']:,} / "
         f"{s.get('requant_bits', 0):,} / {s['other_bits']:,} |",
@@ -268,6 +270,12 @@ def to_markdown(rep: dict[str, Any]) -> str:
         lines.append(f"| Brevitas == QONNX | {'yes' if e['passed'] else 'NO'} "
                      f"({e.get('samples_differing', 0)} of {e['samples']} samples differ beyond float rounding, "
                      f"max abs diff {e['max_abs_diff']:.2e}) |")
+    fs = (rep.get("rtlsim") or {}).get("fifo_sizing")
+    if fs:
+        b, a = fs["before"], fs["after"]
+        lines.append(f"| FIFOs sized in Verilator | {b['bits']:,} -> {a['bits']:,} bits, BRAM_18K {b['bram_18k']:g} -> "
+                     f"{a['bram_18k']:g}; II {fs['initiation_interval_before']} -> {fs['initiation_interval_after']}"
+                     f"{'' if fs['applied'] else ' (NOT applied)'} |")
     if rep.get("bottleneck"):
         lines.append(f"| bottleneck | `{rep['bottleneck']['layer']}` ({rep['bottleneck']['op_type']}): "
                      f"{rep['bottleneck']['why']} |")

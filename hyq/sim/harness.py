@@ -36,6 +36,7 @@ class Run:
     in_first: list[int]
     compile_seconds: float
     cached: bool
+    fifo_peaks: dict[str, int]  # StreamingFIFO layer -> most words it held at once
 
 
 def _beats_to_bytes(beats: list[int], bits: int) -> bytes:
@@ -58,12 +59,14 @@ def cycle_budget(estimate_cycles: float, beats: int) -> int:
 def run(nodes: list[stitch.NodeRTL], graph_inputs: list[str], graph_outputs: list[str],
         in_beats: list[list[int]], out_counts: list[int], work: Path, trace: Path | None = None,
         max_cycles: int | None = None, tool: verilator.Verilator | None = None, stall: float = 0.0,
-        seed: int = 0, trace_depth: int = 0) -> Run:
+        seed: int = 0, trace_depth: int = 0, real_fifos: bool = False) -> Run:
     """Stitch ``nodes``, build (or reuse) the simulator, drive ``in_beats``, collect outputs.
 
     ``stall``: probability per cycle that a source withholds TVALID and, independently, that
     a sink withholds TREADY (random backpressure, seeded by ``seed``). ``trace_depth``:
     hierarchy levels in the waveform (0: all; 2: ``hyq_top``'s streams between layers).
+    ``real_fifos``: FIFOs are FINN's ``fifo.sv`` at their depths; otherwise FINN's unbounded
+    ``fifo_gauge`` (what FINN's own FIFO sizing simulates), so peaks show what each FIFO needs.
     """
     if not 0 <= stall < 1:
         raise HyqError(f"stall probability must lie in [0, 1), got {stall}")
@@ -75,6 +78,8 @@ def run(nodes: list[stitch.NodeRTL], graph_inputs: list[str], graph_outputs: lis
     (src / "hyq_glue.cpp").write_text(stitch.glue_cpp(in_bits, out_bits))
     args = ["+define+FINN_SIMULATION", "--no-timing", "-Wno-lint", "-Wno-style", "-Wno-MULTIDRIVEN", "--x-initial", "0"]
     defines = {}
+    if not real_fifos:
+        args.append(f"+define+{stitch.FIFO_GAUGE}")
     if trace is not None:
         fmt = TRACE_FORMATS.get(Path(trace).suffix)
         if fmt is None:
@@ -107,11 +112,21 @@ def run(nodes: list[stitch.NodeRTL], graph_inputs: list[str], graph_outputs: lis
     proc = subprocess.run([str(exe), str(data / "control.txt")], cwd=data, capture_output=True, text=True)
     if proc.returncode != 0:
         raise HyqError(f"simulation of {', '.join(n.name for n in nodes)[:200]} failed: "
-                       f"{(proc.stderr or proc.stdout).strip()[-500:]}")
+                       f"{' '.join((proc.stderr or proc.stdout).split())[-500:]}")
     res = json.loads(proc.stdout.strip().splitlines()[-1])
     beats = [_bytes_to_beats((data / f"out{k}.bin").read_bytes(), b) for k, b in enumerate(out_bits)]
     cyc = [np.fromfile(data / f"out{k}.cyc", dtype=np.int64) for k in range(len(out_bits))]
-    return Run(beats, cyc, int(res["cycles"]), list(res["in_first"]), compile_s, cached)
+    return Run(beats, cyc, int(res["cycles"]), list(res["in_first"]), compile_s, cached, fifo_peaks(proc.stdout))
+
+
+def fifo_peaks(stdout: str) -> dict[str, int]:
+    """The peak occupancy ``hyq_top`` printed per FIFO (:data:`stitch.FIFO_PEAK` lines)."""
+    out = {}
+    for line in stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[0] == stitch.FIFO_PEAK:
+            out[parts[1]] = int(parts[2])
+    return out
 
 
 def timing(cycles: np.ndarray, per_sample: int, first_in: int) -> dict:

@@ -24,7 +24,7 @@ FLOAT_RTOL = 1e-6
 def simulate_network(model: ModelWrapper, accel: list, tail: list, parent: ModelWrapper, xs: np.ndarray,
                       ctxs: list[dict], want_net: list[np.ndarray], work: Path, trace: Path | None,
                       tool: verilator.Verilator | None, stall: float = 0.0, trace_depth: int = 0,
-                      estimate: dict | None = None) -> dict:
+                      estimate: dict | None = None, real_fifos: bool = False) -> dict:
     """Run the stitched RTL of ``accel`` on all samples back to back, finish with ``tail`` in
     Python, pass the result through the host nodes of the parent graph, compare with QONNX."""
     from qonnx.core.onnx_exec import execute_onnx
@@ -42,7 +42,7 @@ def simulate_network(model: ModelWrapper, accel: list, tail: list, parent: Model
     est = estimate or {}
     cycles = (est.get("critical_path_cycles") or 0) + len(xs) * (est.get("max_cycles") or 0)
     r = run(nodes, [gin], [gout], [in_beats], [per * len(xs)], work, trace=trace, tool=tool, stall=stall,
-            trace_depth=trace_depth, max_cycles=cycle_budget(cycles, len(in_beats) + per * len(xs)) / (1 - stall) ** 2)
+            trace_depth=trace_depth, real_fifos=real_fifos, max_cycles=cycle_budget(cycles, len(in_beats) + per * len(xs)) / (1 - stall) ** 2)
     outs = [unpack(r.beats[0][k * per:(k + 1) * per], li, o_idx) for k in range(len(xs))]
     accel_bad = sum(int(np.count_nonzero(o != np.asarray(c[gout]).reshape(o.shape))) for o, c in zip(outs, ctxs))
     generic = generic_model(model)
@@ -80,6 +80,8 @@ def simulate_network(model: ModelWrapper, accel: list, tail: list, parent: Model
         "cached": r.cached,
         "trace": str(trace) if trace else None,
         "stall": stall,
+        "real_fifos": real_fifos,
+        "fifo_peaks": r.fifo_peaks,
         **t,
     }
 

@@ -28,6 +28,7 @@ class SimResult:
     bit_exact: bool
     notes: list[str] = field(default_factory=list)
     estimate_cycles: dict | None = None   # FINN's critical_path_cycles and max_cycles (the II)
+    fifo_sizing: dict | None = None       # ``--size-fifos``: depths and FIFO memory before/after
 
     def as_report(self) -> dict:
         net = self.network or {}
@@ -40,6 +41,7 @@ class SimResult:
             "network": self.network,
             "layers": [asdict(r) for r in self.layers],
             "notes": self.notes,
+            **({"fifo_sizing": self.fifo_sizing} if self.fifo_sizing else {}),
         }
 
 

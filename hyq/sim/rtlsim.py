@@ -24,15 +24,18 @@ public names are re-exported here for the layer tests and ``hyq sim``.
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 from pathlib import Path
 
 import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.registry import getCustomOp
 
 from hyq.errors import HyqError
 from hyq.progress import info
+from hyq.sim import fifos
 from hyq.sim.harness import TRACE_FORMATS, Run, cycle_budget, run, timing
 from hyq.sim.inputs import checked_inputs, network_inputs
 from hyq.sim.layers import simulate_layers
@@ -42,6 +45,10 @@ from hyq.sim.prepare import SIM_MODEL_VERSION, sim_model, size_fork_fifos
 from hyq.sim.reference import generic_model, host_tail, python_exec, reference_contexts, stream_order, upstream
 from hyq.sim.results import LayerResult, SimResult, table
 from hyq.tools import verilator
+
+#: relative growth of the initiation interval that FIFO sizing accepts (the II is a mean over
+#: a few samples: one cycle of jitter must not reject the sizing)
+II_TOLERANCE = 0.001
 
 __all__ = [
     "FLOAT_RTOL", "SIM_MODEL_VERSION", "TRACE_FORMATS", "LayerResult", "Run", "SimResult", "beats_per_sample",
@@ -54,13 +61,14 @@ __all__ = [
 def simulate_build(build_dir: Path, inputs: np.ndarray | None = None, count: int = 4,
                    trace: Path | None = None, layers: bool = True,
                    tool: verilator.Verilator | None = None, stall: float = 0.0,
-                   trace_depth: int = 0) -> SimResult:
+                   trace_depth: int = 0, size_fifos: bool = False, verify_stall: float = 0.3) -> SimResult:
     """Simulate every RTL layer and, when all layers have RTL, the whole accelerator.
 
     ``inputs``: network inputs, batch first (default: ``count`` test samples of the flow's
     dataset); ``trace``: .vcd/.fst waveform of the whole-network run, ``trace_depth`` its
     hierarchy levels (0: everything, 2: the streams between layers); ``stall``: random
-    backpressure on the whole network's input and output streams (0: full rate).
+    backpressure on the whole network's input and output streams (0: full rate);
+    ``size_fifos``: size every FIFO from the whole-network run (:func:`size_build_fifos`).
     """
     from qonnx.core.onnx_exec import execute_onnx
 
@@ -125,5 +133,67 @@ def simulate_build(build_dir: Path, inputs: np.ndarray | None = None, count: int
              f"{network['latency_cycles']} cycles per inference, II {network['initiation_interval']} cycles; "
              f"FINN estimate {report.get('critical_path_cycles')} / {report.get('max_cycles')} "
              f"({time.perf_counter() - t1:.1f} s)")
+    sizing = None
+    if size_fifos:
+        if network is None:
+            raise HyqError("--size-fifos needs the whole-network simulation, which was skipped: " + notes[-1])
+        sizing = size_build_fifos(build_dir, report, model, network,
+                                  lambda m, st: simulate_network(m, accel_of(m), host_tail(m), parent, xs, ctxs,
+                                                                 want_net, work / "network", None, tool, st, 0,
+                                                                 estimate, real_fifos=True), verify_stall)
+        network = sizing.pop("network")
+        network["estimate_cycles"] = estimate
     exact = bool(all(r.bit_exact for r in results if r.simulated) and network is not None and network["bit_exact"])
-    return SimResult(results, network, len(xs), exact, notes, estimate)
+    return SimResult(results, network, len(xs), exact, notes, estimate, sizing)
+
+
+def accel_of(model: ModelWrapper) -> list:
+    """The graph's layers run in RTL (all but the host tail)."""
+    tail = host_tail(model)
+    return [n for n in model.graph.node if n not in tail]
+
+
+def size_build_fifos(build_dir: Path, report: dict, model: ModelWrapper, network: dict, simulate,
+                     verify_stall: float) -> dict:
+    """Size every FIFO to the peak it reached in a run of the build's FIFOs as they are
+    (FINN's ``fifo.sv`` at their depths, full rate), plus :data:`fifos.MARGIN`: with that much
+    room no FIFO's ready signal falls where it did not before, so the sized graph repeats the
+    same cycles. Then check the sized graph: at full rate the same initiation interval and
+    bit-exact; with random backpressure ``verify_stall`` bit-exact and no deadlock (a deadlock
+    runs out of cycles: HyqError). The sized graph replaces the build's simulated one; the
+    depths go to ``fifo_depths.json``. ``network`` is the run with unbounded FIFOs (its peaks
+    are kept for comparison); ``simulate(model, stall)`` runs the whole network on real FIFOs.
+    """
+    part, clock = report["part"], report["clock_ns"]
+    before = fifos.memory(model, part)
+    old = {n.name: int(getCustomOp(n).get_nodeattr("depth")) for n in fifos.fifo_nodes(model)}
+    base = simulate(model, 0.0)
+    depths = {k: min(old[k], v) for k, v in fifos.sized_depths(base["fifo_peaks"]).items()}
+    info(f"FIFO sizing: {len(depths)} FIFOs; at their depths II {base['initiation_interval']}, "
+         f"{sum(old[k] != v for k, v in depths.items())} FIFOs shrink")
+    sized = fifos.apply_depths(ModelWrapper(copy.deepcopy(model.model)), depths, part, clock)
+    t0 = time.perf_counter()
+    full = simulate(sized, 0.0)
+    stalled = simulate(sized, verify_stall)
+    after = fifos.memory(sized, part)
+    ii0, ii1 = base["initiation_interval"], full["initiation_interval"]
+    kept = ii0 is None or (ii1 is not None and ii1 <= ii0 * (1 + II_TOLERANCE))
+    ok = kept and full["bit_exact"] and stalled["bit_exact"]
+    if ok:  # the sized graph becomes the build's simulated one
+        sized.save(str(Path(build_dir) / "finn" / "rtlsim" / "sim_model.onnx"))
+        fifos.write_depths(Path(build_dir) / fifos.DEPTHS_FILE, depths)
+    else:  # the FIFO RTL on disk must match the saved graph again
+        fifos.apply_depths(model, old, part, clock)
+    info(f"FIFO sizing: {before['bits']} -> {after['bits']} bits, BRAM_18K {before['bram_18k']:g} -> "
+         f"{after['bram_18k']:g}; II {ii0} -> {ii1} (stall {verify_stall}: "
+         f"{'bit-exact' if stalled['bit_exact'] else 'MISMATCH'}) ({time.perf_counter() - t0:.1f} s)")
+    return {
+        "applied": ok, "depths_file": str(Path(build_dir) / fifos.DEPTHS_FILE) if ok else None,
+        "margin_words": fifos.MARGIN, "peaks": base["fifo_peaks"], "unbounded_peaks": network["fifo_peaks"],
+        "initiation_interval_unbounded": network["initiation_interval"],
+        "depths": {k: {"before": old.get(k), "after": v} for k, v in depths.items()},
+        "before": before, "after": after, "initiation_interval_before": ii0, "initiation_interval_after": ii1,
+        "latency_cycles_after": full["latency_cycles"], "verify_stall": verify_stall,
+        "stalled_bit_exact": stalled["bit_exact"], "stalled_initiation_interval": stalled["initiation_interval"],
+        "network": full if ok else base,
+    }
