@@ -126,13 +126,14 @@ def _hybrid_codegen_shared(tmp_path_factory) -> Path:
         from hyq.jobs.untrained import export_untrained
 
         onnx_path = export_untrained("hybrid-tiny", out / "hybrid-tiny.onnx", in_channels=1, num_classes=10,
-                                     size=8, samples=16)
+                                     size=8, samples=16, norm="layer", act="silu")
         build_onnx(onnx_path, "xc7z020clg400-1", out / "build", target_fps=1000, steps="codegen")
     return made_once(tmp_path_factory, "hybrid-codegen", make) / "build"
 
 
 @pytest.fixture
 def hybrid_codegen(_hybrid_codegen_shared, tmp_path) -> Path:
-    """RTL code generation of the (untrained) hybrid-tiny: attention, integer softmax, shuffles
-    (built once per test run, each test gets its own copy)."""
+    """RTL code generation of the (untrained) hybrid-tiny as published (LayerNorm, SiLU as in
+    flows/hybrid-tiny-published.yaml): attention, integer softmax, LayerNorm, table activations,
+    shuffles (built once per test run, each test gets its own copy)."""
     return _private_copy(_hybrid_codegen_shared, tmp_path)

@@ -84,6 +84,19 @@ def test_published_hybrid_tiny_maps_completely_on_xczu3eg(tmp_path):
     check_execution_equal(onnx_path, report, (1, 1, 8, 8))
 
 
+def test_published_hybrid_tiny_codegen_maps_completely(_hybrid_codegen_shared):
+    """The shared LayerNorm + SiLU codegen build (tests/conftest.py, no build of its own) on
+    xc7z020: complete, LayerNorm and SiLU as HW layers, FINN's Python execution equal to QONNX.
+    With the tiny fixture (batch, relu) it covers both norms and two acts outside the slow tests."""
+    import json
+
+    report = json.loads((_hybrid_codegen_shared / "report.json").read_text())
+    check_complete(report)
+    ops = {family(layer["op_type"]) for layer in report["layers"]}
+    assert {"HyqLayerNorm", "HyqLookup"} <= ops, ops
+    check_execution_equal(_hybrid_codegen_shared.parent / "hybrid-tiny.onnx", report, (1, 1, 8, 8))
+
+
 #: with the tiny fixture (batch, relu, linmax on xc7z020) and the published test above (layer,
 #: silu, linmax on xczu3eg), every norm, act, softmax and part value is built at least once;
 #: the whole 48-build grid is benchmarks/mapping_grid.py (about 50 s a build)

@@ -243,14 +243,16 @@ def test_hyq_softmax_layer_rtlsim_through_the_generic_path(tmp_path):
 
 @pytest.mark.slow
 def test_hyq_sim_hybrid_tiny_whole_network_bit_exact(hybrid_codegen):
-    """The hybrid CNN-Transformer simulates whole: MV2 blocks, the MobileViT block's unfold/fold
-    shuffles, attention's dynamic matrix products, hyq's integer softmax and the fuse concat,
-    every layer bit-exact against FINN's Python execution and the network against QONNX."""
+    """The hybrid CNN-Transformer as published (LayerNorm, SiLU) simulates whole: MV2 blocks, the
+    MobileViT block's unfold/fold shuffles, attention's dynamic matrix products, hyq's integer
+    softmax, LayerNorm, the SiLU tables and the fuse concat, every layer bit-exact against FINN's
+    Python execution and the network against QONNX."""
     proc = hyq("sim", str(hybrid_codegen), "--count", "2")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     sim = json.loads((hybrid_codegen / "report.json").read_text())["rtlsim"]
     ops = {x["op_type"] for x in sim["layers"] if x["simulated"]}
-    assert {"HyqSoftmax_rtl", "HyqMVAU_rtl", "HyqOuterShuffle_rtl", "HyqStreamingConcat_rtl"} | STAND_INS <= ops
+    assert {"HyqSoftmax_rtl", "HyqMVAU_rtl", "HyqOuterShuffle_rtl", "HyqStreamingConcat_rtl",
+            "HyqLayerNorm_rtl", "HyqLookup_rtl"} | STAND_INS <= ops
     bad = [x["name"] for x in sim["layers"] if x["simulated"] and not x["bit_exact"]]
     assert not bad, bad
     assert [x["op_type"] for x in sim["layers"] if not x["simulated"]] == ["ElementwiseMulHyq_hls"]
