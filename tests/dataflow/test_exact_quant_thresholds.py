@@ -85,3 +85,23 @@ def test_quantizer_table_snaps_to_half_steps():
     s = np.float64(np.float32(0.1))
     f32 = (s * (np.arange(255) + 0.5)).astype(np.float32).astype(np.float64)[None]
     assert np.array_equal(_exact_steps(f32, s), s * (np.arange(255) + 0.5)[None])
+
+
+def test_qonnx_float32_execution_at_the_boundaries():
+    """Where the tables differ, QONNX's Quant (float32: acc * S_ACC / S_OUT, half to even)
+    agrees with the exact table and not with the float32 one: accumulator 997,884 is code
+    233 (real 233.49999 steps), the float32 thresholds give 234. QONNX's float32 is not
+    exact either: with S_ACC 5.6063946e-06, S_OUT 0.048235793 the real 65.4999997 steps of
+    accumulator 563,543 divide to exactly 65.5 in float32 and round to 66 (exact: 65)."""
+    from qonnx.core.onnx_exec import execute_onnx
+
+    old, new = streamlined_table(False)[0], streamlined_table(True)[0]
+    (k,) = np.nonzero(old != new)[0]
+    xs = np.arange(min(old[k], new[k]) - 2, max(old[k], new[k]) + 2)
+    model = acc_then_quant()
+    codes = [float(execute_onnx(model, {"acc": np.full((1, 1), x, np.float32)})["q"][0, 0] / S_OUT) for x in xs]
+    assert np.array_equal(np.rint(codes), (xs[:, None] >= new[None]).sum(1))
+    assert not np.array_equal(np.rint(codes), (xs[:, None] >= old[None]).sum(1))
+    q = np.float32(np.float32(563543) * np.float32(5.6063946e-06)) / np.float32(0.048235793)
+    assert q == np.float32(65.5) and np.round(q) == 66
+    assert Fraction(563543) * Fraction(float(np.float32(5.6063946e-06))) < Fraction(131, 2) * Fraction(float(np.float32(0.048235793)))
