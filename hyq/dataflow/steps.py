@@ -30,7 +30,8 @@ def step_hyq_streamline(model: ModelWrapper, cfg) -> ModelWrapper:
     FINN folds scales and biases into thresholds in the constants' own precision, and in
     float32 a threshold within rounding of an integer (XXS: -2635.99994, float32 ulp 2.4e-4)
     lands on it before the ceiling, so one accumulator value reaches the wrong code. The
-    ceilinged thresholds are integers, exact again in float32.
+    ceilinged thresholds are integers, exact again in float32. Before that, each quantizer's
+    thresholds are restored to their exact float64 values (:class:`ExactQuantThresholds`).
     """
     finn_steps()  # import finn only through finn_env
     from finn.transformation.fpgadataflow.convert_to_hw.global_acc_pool import InferGlobalAccPoolLayer
@@ -38,7 +39,10 @@ def step_hyq_streamline(model: ModelWrapper, cfg) -> ModelWrapper:
     from finn.transformation.streamline.round_thresholds import RoundAndClipThresholds
     from finn.transformation.streamline.streamline_plus import StreamlinePlus
 
+    from hyq.dataflow.transforms import ExactQuantThresholds
+
     model = _initializers_as(model, np.float32, np.float64)
+    model = model.transform(ExactQuantThresholds())
     model = model.transform(StreamlinePlus())
     model = model.transform(LowerConvsToMatMul())
     model = model.transform(StreamlinePlus())

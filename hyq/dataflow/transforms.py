@@ -234,3 +234,63 @@ class MoveTransposesPastConcat(Transformation):
             model.graph.node.insert(list(model.graph.node).index(node) + 1, first)
             return model, True
         return model, False
+
+
+def _exact_steps(thresholds: np.ndarray, scale: np.ndarray, tol: float = 1e-3) -> np.ndarray | None:
+    """``scale * (k + 1/2)`` for the half-integers k + 1/2 that ``thresholds / scale`` rounds to, or None.
+
+    Each row must be consecutive steps within ``tol`` of a step: a table of that shape is
+    a quantizer's own (Relu or identity), anything else (Selu, already absorbed) is left.
+    """
+    steps = thresholds / scale - 0.5
+    k = np.round(steps)
+    if np.abs(steps - k).max() > tol or (thresholds.shape[-1] > 1 and not np.all(np.diff(k, axis=-1) == 1)):
+        return None
+    return scale * (k + 0.5)
+
+
+class ExactQuantThresholds(Transformation):
+    """Recompute each quantizer's MultiThreshold exactly, in float64, from the scale after it.
+
+    finn-plus' activation handlers (ConvertQONNXtoFINN) compute ``scale * (k + 1/2)`` in
+    float64 but store it as float32: each threshold is up to half a float32 ulp (about 1e-5
+    of a step at code 255) off the boundary the Quant node rounds at. Streamlining carries
+    that error into the accumulator's units, where it is the difference between a table that
+    is an exact affine function (a multiply-shift requantizes it) and one that is not. The
+    handler's Mul (the quantizer's scale, exact in float32) follows the MultiThreshold
+    directly or after its bias Add; from it the exact half-integer boundaries are restored.
+    Run on float64 initializers (step_hyq_streamline widens them), before streamlining.
+    """
+
+    def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
+        for node in model.graph.node:
+            if node.op_type != "MultiThreshold" or getCustomOp(node).get_nodeattr("out_scale") != 1.0:
+                continue
+            thresholds = model.get_initializer(node.input[1])
+            scale = self._scale_after(model, node)
+            if thresholds is None or thresholds.dtype != np.float64 or scale is None:
+                continue
+            if scale.size not in (1, thresholds.shape[0]):
+                continue
+            exact = _exact_steps(thresholds, np.abs(scale.reshape(-1, 1) if scale.size > 1 else scale.reshape(())))
+            if exact is not None and not np.array_equal(exact, thresholds):
+                model.set_initializer(node.input[1], exact)
+        return model, False
+
+    @staticmethod
+    def _scale_after(model: ModelWrapper, node) -> np.ndarray | None:
+        """The initializer of the Mul that follows ``node`` (through a constant Add), or None."""
+        cur = node
+        for _ in range(2):
+            consumers = model.find_consumers(cur.output[0]) or []
+            if len(consumers) != 1:
+                return None
+            cur = consumers[0]
+            value = model.get_initializer(cur.input[1]) if len(cur.input) > 1 else None
+            if value is None:
+                return None
+            if cur.op_type == "Mul":
+                return value.astype(np.float64)
+            if cur.op_type != "Add":
+                return None
+        return None
