@@ -9,8 +9,7 @@ import pytest
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
-from hyq.errors import HyqError
-from hyq.sim import fifos, rtlsim
+from hyq.sim import fifos
 from hyq.sim.stitch import FIFO_PEAK
 from hyq.sim.harness import fifo_peaks
 from tests.conftest import hyq
@@ -21,23 +20,8 @@ def test_sized_depths_and_peak_lines():
     assert fifos.sized_depths({"a": 0, "b": 40}) == {"a": fifos.MIN_DEPTH, "b": 40 + fifos.MARGIN}
 
 
-def _network(build, model, stall=0.0):
-    """The whole-network run of ``model`` on real FIFOs, set up as rtlsim.simulate_build does."""
-    from qonnx.core.onnx_exec import execute_onnx
-
-    rep = json.loads((build / "report.json").read_text())
-    parent = ModelWrapper(str(build / "finn" / "intermediate_models" / "dataflow_parent.onnx"))
-    qonnx = ModelWrapper(str(build / "model.onnx"))
-    xs = rtlsim.network_inputs(build, rep, None, 2)
-    want = [execute_onnx(qonnx, {qonnx.graph.input[0].name: x[None]})[qonnx.graph.output[0].name] for x in xs]
-    ctxs = rtlsim.reference_contexts(model, parent, xs)
-    est = {"critical_path_cycles": rep["critical_path_cycles"], "max_cycles": rep["max_cycles"]}
-    return rtlsim.simulate_network(model, rtlsim.accel_of(model), rtlsim.host_tail(model), parent, xs, ctxs, want,
-                                   build / "tight", None, None, stall, 0, est, real_fifos=True)
-
-
 @pytest.mark.slow
-def test_size_fifos_shrinks_the_fork_fifos_keeps_the_ii_and_is_tight(default_codegen):
+def test_size_fifos_shrinks_the_fork_fifos_and_keeps_the_ii(default_codegen):
     proc = hyq("sim", str(default_codegen), "--no-layers", "--count", "2", "--size-fifos")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     rep = json.loads((default_codegen / "report.json").read_text())
@@ -53,17 +37,7 @@ def test_size_fifos_shrinks_the_fork_fifos_keeps_the_ii_and_is_tight(default_cod
     assert rep["latency_source"] == "verilator" and rep["latency_cycles"] == sim["network"]["latency_cycles"]
     assert rep["latency_ns_finn"] == pytest.approx(rep["critical_path_cycles"] * rep["clock_ns"])
     assert "FIFOs sized in Verilator" in (default_codegen / "report.md").read_text()
-    # the sized graph is the build's now; halving the deepest fork FIFO slows it or deadlocks
-    from hyq.dataflow import finn_env
-
-    finn_env.use_build_dir(default_codegen / "finn" / "rtlsim" / "finn_gen")  # FINN's settings, as sim_model
+    # the sized graph is the build's now
     model = ModelWrapper(str(default_codegen / "finn" / "rtlsim" / "sim_model.onnx"))
-    name, d = max(((k, v["after"]) for k, v in forks.items()), key=lambda kv: kv[1])
-    assert getCustomOp(model.get_node_from_name(name)).get_nodeattr("depth") == d
-    fifos.apply_depths(model, {name: d // 2}, rep["part"], rep["clock_ns"])
-    try:
-        net = _network(default_codegen, model)
-    except HyqError as exc:  # a deadlock runs out of cycles: one line
-        assert "timeout" in str(exc) and "\n" not in str(exc).strip()
-    else:
-        assert net["initiation_interval"] > fs["initiation_interval_after"], net["initiation_interval"]
+    for name, v in forks.items():
+        assert getCustomOp(model.get_node_from_name(name)).get_nodeattr("depth") == v["after"]
