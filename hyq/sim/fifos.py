@@ -22,6 +22,15 @@ MARGIN = 2
 MIN_DEPTH = 2
 #: FINN's FIFO-depth file, next to the build's report
 DEPTHS_FILE = "fifo_depths.json"
+#: fifo.sv picks UltraRAM above this many words (a part's URAM is not checked, Zynq-7000 has
+#: none), and Verilator 5.38 cannot elaborate that branch
+URAM_ABOVE = 2028
+
+
+def keep_out_of_uram(fifo) -> None:
+    """Put a FIFO deeper than :data:`URAM_ABOVE` words in block RAM (its ``ram_style``)."""
+    if fifo.get_nodeattr("depth") > URAM_ABOVE:
+        fifo.set_nodeattr("ram_style", "block")
 
 
 def fifo_nodes(model: ModelWrapper) -> list:
@@ -51,8 +60,7 @@ def apply_depths(model: ModelWrapper, depths: dict[str, int], part: str, clock_n
             inst = getCustomOp(n)
             inst.set_nodeattr("depth", int(depths[n.name]))
             inst.set_nodeattr("ram_style", "auto")
-            if inst.get_nodeattr("depth") > 2028:  # see prepare.sim_model: no URAM branch in Verilator
-                inst.set_nodeattr("ram_style", "block")
+            keep_out_of_uram(inst)
             inst.generate_hdl(model, part, clock_ns)
     return model
 

@@ -15,6 +15,7 @@ from qonnx.custom_op.registry import getCustomOp
 from hyq.dataflow import finn_env
 from hyq.dataflow.build import add_codegen
 from hyq.errors import HyqError
+from hyq.sim.fifos import keep_out_of_uram
 
 
 def _codegen_model(build_dir: Path, part: str, clock_ns: float) -> Path:
@@ -74,11 +75,8 @@ def sim_model(build_dir: Path, part: str, clock_ns: float) -> ModelWrapper:
     model = size_fork_fifos(model)
     model = model.transform(InsertFIFO(create_shallow_fifos=True))
     for node in model.graph.node:
-        # fifo.sv picks UltraRAM above 2028 words (a part's URAM is not checked, Zynq-7000
-        # has none), and Verilator 5.38 cannot elaborate that branch: keep deep FIFOs in BRAM
-        fifo = getCustomOp(node) if node.op_type == "StreamingFIFO" else None
-        if fifo is not None and fifo.get_nodeattr("depth") > 2028:
-            fifo.set_nodeattr("ram_style", "block")
+        if node.op_type == "StreamingFIFO":
+            keep_out_of_uram(getCustomOp(node))
     model = model.transform(SpecializeLayers(part))
     model = model.transform(GiveUniqueNodeNames())
     model = model.transform(PrepareIP(part, clock_ns))
