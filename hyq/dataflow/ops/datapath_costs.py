@@ -134,13 +134,14 @@ class GlobalAccPoolHyq_hls(_hls.custom_op["GlobalAccPool_hls"], GlobalAccPoolHyq
         return int(super().lut_estimation(fpgapart)) + adder_luts(int(self.get_nodeattr("PE")), acc)
 
 
+#: (generic op, costed ``_hls`` layer) of each hyq layer; FINN's op type is the generic's name
+#: without "Hyq", plus "_hls"
+_LAYERS = ((ElementwiseAddHyq, ElementwiseAddHyq_hls), (ElementwiseSubHyq, ElementwiseSubHyq_hls),
+           (ElementwiseMulHyq, ElementwiseMulHyq_hls), (GlobalAccPoolHyq, GlobalAccPoolHyq_hls))
 #: FINN ``_hls`` op type -> hyq's costed layer of the same hardware
-COSTED = {f"{c.__name__[:-len('Hyq_hls')]}_hls": c
-          for c in (ElementwiseAddHyq_hls, ElementwiseSubHyq_hls, ElementwiseMulHyq_hls, GlobalAccPoolHyq_hls)}
-GENERIC = {"ElementwiseAddHyq_hls": ElementwiseAddHyq, "ElementwiseSubHyq_hls": ElementwiseSubHyq,
-           "ElementwiseMulHyq_hls": ElementwiseMulHyq, "GlobalAccPoolHyq_hls": GlobalAccPoolHyq}
-for _finn_op, _cls in COSTED.items():
-    declare_hls(GENERIC[_cls.__name__], _cls, _finn_op)
+COSTED = {f"{generic.__name__[:-len('Hyq')]}_hls": hls for generic, hls in _LAYERS}
+for _generic, _hls_cls in _LAYERS:
+    declare_hls(_generic, _hls_cls, f"{_generic.__name__[:-len('Hyq')]}_hls")
 
 
 class UseCostedLayers(Transformation):
