@@ -16,7 +16,7 @@ from pathlib import Path
 from qonnx.core.modelwrapper import ModelWrapper
 
 from hyq.costs import finn_fit
-from hyq.dataflow.build import BuildResult, _build_scope, _finn_cfg, _run_step, _step_name, build, step_list
+from hyq.dataflow.build import REPORT_STEP, BuildResult, _build_scope, _finn_cfg, _run_step, _step_name, build, step_list
 from hyq.dataflow import parts
 from hyq.dataflow.part_memory import dynload_layer
 from hyq.errors import HyqError
@@ -27,7 +27,6 @@ FIT_RESOURCES = ("LUT", "BRAM_18K", "URAM", "DSP")
 #: folding attributes written to the folding file
 FOLD_ATTRS = ["PE", "SIMD", "parallel_window", "ram_style", "resType", "mem_mode"]
 FIRST_FOLD_STEP = "step_target_fps_parallelization"
-ESTIMATE_STEP = "step_generate_estimate_reports"
 BISECTIONS = 8
 
 
@@ -45,16 +44,16 @@ def _run(prefix: Path, spec, out: Path, first: str, last: str | None) -> ModelWr
     with _build_scope(out):
         for i in range(start, stop):
             model = _run_step(steps[i], names[i], model, cfg, out / "build.log")
-            if names[i] == ESTIMATE_STEP:
+            if names[i] == REPORT_STEP:
                 (out / "intermediate_models").mkdir(exist_ok=True)
-                model.save(str(out / "intermediate_models" / f"{i:02d}_{ESTIMATE_STEP}.onnx"))
+                model.save(str(out / "intermediate_models" / f"{i:02d}_{REPORT_STEP}.onnx"))
     return model
 
 
 def _estimate(prefix: Path, spec, out: Path) -> dict:
     """Totals, fps and the estimate model of one candidate folding (the steps after the
     estimate, e.g. code generation, run only for the chosen candidate)."""
-    model = _run(prefix, spec, out, FIRST_FOLD_STEP, ESTIMATE_STEP)
+    model = _run(prefix, spec, out, FIRST_FOLD_STEP, REPORT_STEP)
     final = out / "final.onnx"
     model.save(str(final))
     rep = out / "report"
@@ -137,8 +136,8 @@ def fit(model_path: Path, spec, out_dir: Path, fraction: float = 0.8) -> tuple[B
     if not best["ok"]:
         record["why"] = (f"even the most folded design (target {lo} fps) needs {best['utilisation'][best['binding']]:.1%} "
                          f"of the part's {best['binding']}, over {fraction:.0%}")
-    if names[-1] != ESTIMATE_STEP:  # e.g. steps: codegen, for the chosen folding only
-        after = names[names.index(ESTIMATE_STEP) + 1]
+    if names[-1] != REPORT_STEP:  # e.g. steps: codegen, for the chosen folding only
+        after = names[names.index(REPORT_STEP) + 1]
         spec_best = dataclasses.replace(base_spec, target_fps=target)
         _run(best["model"], spec_best, best["dir"], after, None).save(str(best["model"]))
     result = BuildResult(best["dir"], best["model"], base.parent, names, base.resumed_after, base.seconds)

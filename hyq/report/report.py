@@ -16,6 +16,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 
 from hyq import __version__
 from hyq.dataflow import BuildResult, BuildSpec
+from hyq.dataflow.build import REPORT_STEP
 from hyq.dataflow import parts
 from hyq.dataflow.finn_env import vivado_available
 from hyq.dataflow.part_memory import dynload_layer
@@ -69,9 +70,6 @@ def unmapped_error(rep: dict[str, Any], qonnx_path: Path) -> HyqError:
                     f"{what} (or pass --allow-unmapped for a report marked incomplete)")
 
 
-ESTIMATE_STEP = "step_generate_estimate_reports"
-
-
 def estimate_names(result: BuildResult, hw: ModelWrapper) -> list[str]:
     """The name each node of the final model ``hw`` had when FINN wrote its estimate reports.
 
@@ -82,15 +80,15 @@ def estimate_names(result: BuildResult, hw: ModelWrapper) -> list[str]:
     order: the nodes pair up with those of the estimate step's saved model.
     """
     own = [n.name for n in hw.graph.node]
-    if ESTIMATE_STEP not in result.steps or result.steps[-1] == ESTIMATE_STEP:
+    if REPORT_STEP not in result.steps or result.steps[-1] == REPORT_STEP:
         return own
-    i = result.steps.index(ESTIMATE_STEP)
-    path = result.out_dir / "intermediate_models" / f"{i:02d}_{ESTIMATE_STEP}.onnx"
+    i = result.steps.index(REPORT_STEP)
+    path = result.out_dir / "intermediate_models" / f"{i:02d}_{REPORT_STEP}.onnx"
     if not path.is_file():
         return own
     est = ModelWrapper(str(path)).graph.node
     if [n.op_type for n in est] != [n.op_type for n in hw.graph.node]:
-        raise HyqError(f"the steps after {ESTIMATE_STEP} changed the graph, so FINN's estimates do not describe "
+        raise HyqError(f"the steps after {REPORT_STEP} changed the graph, so FINN's estimates do not describe "
                        f"the final model {result.model}; run the estimate steps last")
     return [n.name for n in est]
 
