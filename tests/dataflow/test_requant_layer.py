@@ -158,6 +158,22 @@ def test_parameters_wider_than_float32_are_stored_exactly():
         assert np.array_equal(w, run(out, f)["y"])
 
 
+def test_proofs_are_remembered_per_table_range_and_offset():
+    """--fit rewrites the same tables once per candidate: the proof is made once per table,
+    and a different range or offset is a different proof."""
+    from hyq.dataflow.ops.requant import prove
+    from hyq.integer.requant import requant_from_thresholds
+
+    t = _table(np.random.default_rng(3), 8, 15, DataType["INT12"])
+    p, why = prove(t, (-2048, 2047), 0)
+    assert p is not None and prove(t.copy(), (-2048, 2047), 0)[0] is p
+    ref = requant_from_thresholds(t, (-2048, 2047), 0)[0]
+    assert (p.shift, p.M.tolist(), p.B.tolist()) == (ref.shift, ref.M.tolist(), ref.B.tolist())
+    for rng, off in (((-2048, 1000), 0), ((-2048, 2047), -8)):
+        got, want = prove(t, rng, off)[0], requant_from_thresholds(t, rng, off)[0]
+        assert got is not p and (got.shift, got.M.tolist(), got.B.tolist()) == (want.shift, want.M.tolist(), want.B.tolist())
+
+
 def node_channels(node) -> int:
     return getCustomOp(node).get_nodeattr("NumChannels")
 

@@ -18,6 +18,7 @@ that puts it in place of a threshold table where that is proven exact and cheape
 
 from __future__ import annotations
 
+import hashlib
 import math
 
 import numpy as np
@@ -216,6 +217,24 @@ class HyqRequant_rtl(HyqRTLBackend, HyqRequant):  # noqa: N801 - FINN's naming
 declare(HyqRequant, HyqRequant_rtl)
 
 
+#: proofs already made in this process, keyed by the table's bytes, input range and offset:
+#: ``hyq build --fit`` rewrites the same tables once per candidate folding, and the proof
+#: (exhaustive over the input range) depends on none of the folding
+_PROOFS: dict[tuple, tuple[RequantParams | None, str]] = {}
+_PROOFS_MAX = 4096
+
+
+def prove(t: np.ndarray, in_range: tuple[int, int], offset: int) -> tuple[RequantParams | None, str]:
+    """:func:`~hyq.integer.requant.requant_from_thresholds`, remembered per table (see ``_PROOFS``)."""
+    t = np.ascontiguousarray(t, dtype=np.float64)
+    key = (hashlib.sha256(t.tobytes()).hexdigest(), t.shape, int(in_range[0]), int(in_range[1]), int(offset))
+    if key not in _PROOFS:
+        if len(_PROOFS) >= _PROOFS_MAX:
+            _PROOFS.clear()
+        _PROOFS[key] = requant_from_thresholds(t, in_range, offset)
+    return _PROOFS[key]
+
+
 def _int_type(bits: int, signed: bool) -> DataType:
     return DataType[f"{'INT' if signed else 'UINT'}{max(bits, 2 if signed else 1)}"]
 
@@ -269,7 +288,7 @@ class ThresholdsToRequant(Transformation):
             return rec
         if t.shape[0] == 1 and inst.get_nodeattr("NumChannels") > 1:
             t = np.tile(t, (inst.get_nodeattr("NumChannels"), 1))
-        p, why = requant_from_thresholds(t, (int(idt.min()), int(idt.max())), int(inst.get_nodeattr("ActVal")))
+        p, why = prove(t, (int(idt.min()), int(idt.max())), int(inst.get_nodeattr("ActVal")))
         if p is None:
             rec["reason"] = f"refused: {why}"
             return rec
