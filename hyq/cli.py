@@ -30,6 +30,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_build(args: argparse.Namespace) -> int:
     from hyq.jobs.flow import build_onnx
 
+    if args.fit is not None and args.folding is not None:
+        raise HyqError("--fit chooses the folding and --folding gives one: keep one of them")
+
     build_onnx(
         args.model,
         part=args.part,
@@ -256,9 +259,9 @@ def _parser() -> argparse.ArgumentParser:
     fold.add_argument("--target-fps", type=int, default=None,
                       help="let FINN choose folding for this throughput")
     fold.add_argument("--folding", type=Path, default=None, help="folding config JSON")
-    fold.add_argument("--fit", type=float, nargs="?", const=0.8, default=None, metavar="FRACTION",
-                      help="choose the fastest folding within FRACTION of the part's LUT/BRAM/URAM/DSP "
-                           "(default 0.8); writes folding.json next to the report")
+    b.add_argument("--fit", type=float, nargs="?", const=0.8, default=None, metavar="FRACTION",
+                   help="choose the fastest folding within FRACTION of the part's LUT/BRAM/URAM/DSP "
+                        "(default 0.8), at most --target-fps when given; writes folding.json next to the report")
     b.add_argument("--clock-ns", type=float, default=HardwareConfig.clock_ns,
                    help=f"clock period (default {HardwareConfig.clock_ns:g} ns)")
     b.add_argument("--requant", choices=REQUANT_MODES, default=HardwareConfig.requant,

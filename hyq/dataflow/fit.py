@@ -60,14 +60,39 @@ def _estimate(prefix: Path, spec, out: Path) -> dict:
     layers = json.loads((rep / "estimate_layer_resources.json").read_text())
     res = dict(layers["total"])
     res["LUT"] = float(res.get("LUT", 0)) + finn_fit.lut_correction(model, layers)
+    rows = {}
     for node in model.graph.node:  # as the report: a dynamic MVAU's matrix buffer is LUTRAM
         if node.name in layers:
             row = {k: float(layers[node.name].get(k, 0)) for k in FIT_RESOURCES}
-            for k, v in dynload_layer(row, node).items():
+            rows[node.name] = (node.op_type, dynload_layer(row, node))
+            for k, v in rows[node.name][1].items():
                 res[k] = float(res.get(k, 0)) + v - row[k]
     perf = json.loads((rep / "estimate_network_performance.json").read_text())
     return {"total": {k: float(res.get(k, 0)) for k in FIT_RESOURCES}, "fps": float(perf["estimated_throughput_fps"]),
-            "model": final, "dir": out}
+            "model": final, "dir": out, "rows": rows}
+
+
+def holders(rows: dict[str, tuple[str, dict]], resource: str, top: int = 3) -> dict:
+    """Where ``resource`` goes in one candidate: its amount per op type (largest first) and
+    the ``top`` layers holding most of it; the "why" of a design that does not fit.
+    LUTs are finn-plus' per-layer estimates here (the total adds hyq's fitted corrections)."""
+    by_type: dict[str, float] = {}
+    for op_type, row in rows.values():
+        by_type[op_type] = by_type.get(op_type, 0.0) + row.get(resource, 0.0)
+    layers = sorted(((name, row.get(resource, 0.0)) for name, (_, row) in rows.items()), key=lambda x: -x[1])
+    return {"by_op_type": {k: v for k, v in sorted(by_type.items(), key=lambda x: -x[1]) if v},
+            "largest_layers": [{"layer": n, resource: v} for n, v in layers[:top] if v]}
+
+
+def _why(best: dict, lo: int, fraction: float, cap: dict) -> str:
+    """One sentence: the binding resource of the most folded design, and what holds it."""
+    k = best["binding"]
+    held = holders(best["rows"], k)
+    share = ", ".join(f"{t} {v:,.0f}" for t, v in list(held["by_op_type"].items())[:3])
+    big = ", ".join(f"{d['layer']} {d[k]:,.0f}" for d in held["largest_layers"])
+    return (f"even the most folded design (target {lo} fps) needs {best['total'][k]:,.0f} {k} "
+            f"({best['utilisation'][k]:.1%} of the part's {cap.get(k, 0):,}, over {fraction:.0%}); "
+            f"by op type: {share}; largest: {big}")
 
 
 def _within(total: dict, cap: dict, fraction: float) -> tuple[bool, str, dict]:
@@ -75,9 +100,13 @@ def _within(total: dict, cap: dict, fraction: float) -> tuple[bool, str, dict]:
     return all(u <= fraction for u in util.values()), parts.binding(util), util
 
 
-def fit(model_path: Path, spec, out_dir: Path, fraction: float = 0.8) -> tuple[BuildResult, dict]:
+def fit(model_path: Path, spec, out_dir: Path, fraction: float = 0.8,
+        max_fps: int | None = None) -> tuple[BuildResult, dict]:
     """Build ``model_path`` with the fastest folding within ``fraction`` of ``spec.part``.
 
+    ``max_fps`` (``hyq build --fit --target-fps N``) caps the search: no folding faster than
+    asked is built, so a design that reaches N within the fraction stops there instead of
+    filling the part (and the search needs two candidates instead of about ten).
     Returns the build of the chosen folding and a ``fit`` record (fraction, chosen target,
     binding resource, candidates tried, folding file).
     """
@@ -105,7 +134,10 @@ def fit(model_path: Path, spec, out_dir: Path, fraction: float = 0.8) -> tuple[B
                  f"{c['utilisation'][c['binding']]:.1%} ({'within' if c['ok'] else 'over'} {fraction:.0%})")
         return tried[fps]
 
-    lo, hi = 1, max(2, int(1e9 / spec.clock_ns))  # hi: one cycle per frame, everything unfolded
+    if max_fps is not None and max_fps < 1:
+        raise HyqError(f"fit: the target fps cap must be >= 1, got {max_fps}")
+    # hi: the cap, or one cycle per frame (everything unfolded)
+    lo, hi = 1, max(2, max_fps if max_fps else int(1e9 / spec.clock_ns))
     if not trial(lo)["ok"]:
         best = tried[lo]
     elif trial(hi)["ok"]:
@@ -127,15 +159,15 @@ def fit(model_path: Path, spec, out_dir: Path, fraction: float = 0.8) -> tuple[B
     conf = json.loads(folding.read_text())
     folding.write_text(json.dumps({folding_name(k): v for k, v in conf.items()}, indent=2))
     record = {
-        "fraction": fraction, "fits": bool(best["ok"]), "target_fps": target, "throughput_fps": best["fps"],
+        "fraction": fraction, "max_fps": max_fps, "fits": bool(best["ok"]), "target_fps": target, "throughput_fps": best["fps"],
         "binding_resource": best["binding"], "binding_utilisation": best["utilisation"][best["binding"]],
         "folding_file": str(folding),
         "candidates": [{"target_fps": f, "throughput_fps": c["fps"], "ok": c["ok"], "binding": c["binding"],
                         "utilisation": c["utilisation"]} for f, c in sorted(tried.items())],
     }
+    record["binding_holders"] = holders(best["rows"], best["binding"])
     if not best["ok"]:
-        record["why"] = (f"even the most folded design (target {lo} fps) needs {best['utilisation'][best['binding']]:.1%} "
-                         f"of the part's {best['binding']}, over {fraction:.0%}")
+        record["why"] = _why(best, lo, fraction, cap)
     if names[-1] != REPORT_STEP:  # e.g. steps: codegen, for the chosen folding only
         after = names[names.index(REPORT_STEP) + 1]
         spec_best = dataclasses.replace(base_spec, target_fps=target)

@@ -131,15 +131,16 @@ def _input_scale(model: torch.nn.Module) -> float | None:
     return float(q.act_quant.scale())
 
 
-def _fit_or_build(src: Path, spec: BuildSpec, out: Path, fit: float | None):
-    """(build result, the spec it reports, extra report keys): a plain build, or ``--fit``."""
+def _fit_or_build(src: Path, spec: BuildSpec, out: Path, fit: float | None, max_fps: int | None = None):
+    """(build result, the spec it reports, extra report keys): a plain build, or ``--fit``
+    (searching up to ``max_fps`` when given)."""
     if fit is None:
         return build(src, spec, out / "finn"), spec, {}
     import dataclasses
 
     from hyq.dataflow.fit import fit as fit_part
 
-    result, record = fit_part(src, spec, out / "finn", fit)
+    result, record = fit_part(src, spec, out / "finn", fit, max_fps)
     info(f"fit: {record['throughput_fps']:,.0f} fps, binding {record['binding_resource']} "
          f"{record['binding_utilisation']:.1%} (limit {fit:.0%}); folding file {record['folding_file']}")
     return result, dataclasses.replace(spec, target_fps=record["target_fps"]), {"fit": record}
@@ -152,7 +153,8 @@ def build_onnx(model_path: Path, part: str, out_dir: Path, target_fps: int | Non
     """FINN estimate build of any QONNX model; writes report.json / report.md to ``out_dir``.
 
     Every input is checked before FINN starts; unmapped nodes are an error unless ``allow_unmapped``.
-    With ``fit`` (a fraction), the folding is searched to fill that fraction of the part.
+    With ``fit`` (a fraction), the folding is searched to fill that fraction of the part;
+    ``target_fps`` then caps the search (the fastest folding within the fraction, at most that fps).
     """
     model_path = Path(model_path)
     load_checked(model_path)  # one clear error for a missing or corrupt file, before anything else
@@ -160,17 +162,17 @@ def build_onnx(model_path: Path, part: str, out_dir: Path, target_fps: int | Non
                      folding=str(folding) if folding else None, steps=steps, requant=requant)
     require_report_step(spec.steps)
     with outdir.claim(Path(out_dir)) as out:
-        return _build_onnx(model_path, spec, out, allow_unmapped, fit)
+        return _build_onnx(model_path, spec, out, allow_unmapped, fit, target_fps if fit else None)
 
 
 def _build_onnx(model_path: Path, spec: BuildSpec, out: Path, allow_unmapped: bool,
-                fit: float | None) -> dict[str, Any]:
+                fit: float | None, max_fps: int | None = None) -> dict[str, Any]:
     clear(out)
     src = out / "model.onnx"
     if model_path.resolve() != src.resolve():
         shutil.copyfile(model_path, src)
     with stage(f"FINN build ({spec.steps}, {spec.part})" + (f", fit {fit:.0%}" if fit else "")):
-        result, spec, extra = _fit_or_build(src, spec, out, fit)
+        result, spec, extra = _fit_or_build(src, spec, out, fit, max_fps)
     rep = assemble(result, spec, model_path.name, src, extra)
     if not rep["layers"]:
         raise HyqError(f"{model_path}: no node became a FINN hardware layer; is the model quantized (QONNX Quant nodes)?")

@@ -226,6 +226,15 @@ def _fmt(v: float) -> str:
     return f"{v:,.0f}" if v == int(v) else f"{v:,.1f}"
 
 
+def _fit_line(fit: dict[str, Any]) -> str:
+    """``--fit``'s outcome: the chosen target and binding resource, or why nothing fits."""
+    if not fit["fits"]:
+        return "does NOT fit: " + fit["why"]
+    return (f"target {fit['target_fps']:,} fps -> {fit['throughput_fps']:,.0f} fps"
+            + (f" (capped at {fit['max_fps']:,})" if fit.get("max_fps") else "")
+            + f"; binding {fit['binding_resource']} {fit['binding_utilisation']:.1%}")
+
+
 def to_markdown(rep: dict[str, Any]) -> str:
     """The report as Markdown: summary, storage, per-layer table."""
     s = rep["static_storage"]
@@ -277,6 +286,8 @@ def to_markdown(rep: dict[str, Any]) -> str:
     if rep.get("bottleneck"):
         lines.append(f"| bottleneck | `{rep['bottleneck']['layer']}` ({rep['bottleneck']['op_type']}): "
                      f"{rep['bottleneck']['why']} |")
+    if rep.get("fit"):
+        lines.append(f"| fit ({rep['fit']['fraction']:.0%} of the part) | {_fit_line(rep['fit'])} |")
     lines.append(f"| unmapped nodes | {', '.join(rep['unmapped_nodes']) or 'none'} |")
     lines.append(f"| host layout nodes | {', '.join(rep['host_nodes']) or 'none'} |")
     lines += ["", "| layer | op | LUT | BRAM_18K | URAM | DSP | cycles |", "|---|---|---|---|---|---|---|"]
@@ -312,6 +323,8 @@ def summary(rep: dict[str, Any]) -> str:
                      + f" ({e.get('samples_differing', 0)}/{e['samples']} samples differ beyond float rounding)"))
     if rep.get("bottleneck"):
         rows.append(("bottleneck", f"{rep['bottleneck']['layer']}: {rep['bottleneck']['why']}"))
+    if rep.get("fit"):
+        rows.append((f"fit ({rep['fit']['fraction']:.0%} of the part)", _fit_line(rep["fit"])))
     rows.append(("unmapped nodes", ", ".join(rep["unmapped_nodes"]) or "none"))
     rows.append(("vendor tools", "yes" if rep["vendor_tools"] else "no (FINN estimates only)"))
     w = max(len(k) for k, _ in rows)
