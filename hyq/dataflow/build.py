@@ -30,6 +30,9 @@ from hyq.export import bounded, fast_cleanup, load_checked
 from hyq.errors import HyqError
 from hyq.progress import info
 
+#: the FINN step whose estimates (``report/estimate_layer_*.json``) hyq's report reads
+REPORT_STEP = "step_generate_estimate_reports"
+
 #: The step lists by name (hardware.steps in a flow file). Strings are finn-plus steps. The
 #: names, and what each adds to the estimate steps, are config.STEP_SETS (checked with the flow file).
 STEPS: dict[str, list] = {
@@ -52,7 +55,7 @@ STEPS: dict[str, list] = {
         step_hyq_requant,  # threshold tables -> requantization where proven exact (hardware.requant)
         step_hyq_folding,  # hyq's own layers folded for target_fps too
         step_hyq_minimize_bit_width,  # FINN's step_minimize_bit_width, thresholds checked in array time
-        "step_generate_estimate_reports",
+        REPORT_STEP,
     ],
 }
 STEPS.update({name: [*STEPS["estimate"], *extra] for name, extra in STEP_SETS.items()})
@@ -75,10 +78,6 @@ def step_list(steps: str | tuple[str, ...] | list[str]) -> list:
             raise HyqError(f"unknown build step '{name}' in hardware.steps; known: presets {', '.join(STEPS)}, "
                            f"hyq's {', '.join(HYQ_STEPS)}, FINN's {', '.join(finn)}")
     return [HYQ_STEPS.get(name, name) for name in steps]
-
-
-#: the FINN step whose estimates (``report/estimate_layer_*.json``) hyq's report reads
-REPORT_STEP = "step_generate_estimate_reports"
 
 
 def require_report_step(steps: str | tuple[str, ...] | list[str]) -> None:
