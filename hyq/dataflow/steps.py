@@ -13,8 +13,8 @@ from qonnx.transformation.infer_data_layouts import InferDataLayouts
 from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
 
 from hyq.dataflow.finn_env import finn_steps
-from hyq.dataflow.transforms import (INT_SOFTMAX, AbsorbScaleIntoIntSoftmax, FoldHyqLayers, MoveTransposesPastConcat,
-                                     RemoveIdentityMultiThreshold, UseHyqRTL)
+from hyq.dataflow.transforms import (INT_SOFTMAX, AbsorbScaleIntoIntSoftmax, ExactQuantThresholds, FoldHyqLayers,
+                                     MoveTransposesPastConcat, RemoveIdentityMultiThreshold, UseHyqRTL)
 
 
 def step_hyq_streamline(model: ModelWrapper, cfg) -> ModelWrapper:
@@ -38,8 +38,6 @@ def step_hyq_streamline(model: ModelWrapper, cfg) -> ModelWrapper:
     from finn.transformation.streamline.absorb import AbsorbConsecutiveTransposes, AbsorbTransposeIntoMultiThreshold
     from finn.transformation.streamline.round_thresholds import RoundAndClipThresholds
     from finn.transformation.streamline.streamline_plus import StreamlinePlus
-
-    from hyq.dataflow.transforms import ExactQuantThresholds
 
     model = _initializers_as(model, np.float32, np.float64)
     model = model.transform(ExactQuantThresholds())

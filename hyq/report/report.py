@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.registry import getCustomOp
 
 from hyq import __version__
+from hyq.costs import finn_fit
 from hyq.dataflow import BuildResult, BuildSpec
 from hyq.dataflow.build import REPORT_STEP
 from hyq.dataflow import parts
@@ -148,10 +150,6 @@ def fitted_layer(layer: dict[str, Any], node) -> dict[str, Any]:
     """``layer`` (FINN's estimates) with hyq's Yosys-fitted LUTs where finn-plus' are off
     (:mod:`hyq.costs.finn_fit`); ``source`` says where each number came from and
     ``finn_estimate`` keeps what finn-plus said."""
-    from qonnx.custom_op.registry import getCustomOp
-
-    from hyq.costs import finn_fit
-
     # hyq's own layers (Hyq*) answer FINN's estimation calls from hyq's cost models
     source = dict.fromkeys(RESOURCES, "hyq-fit" if node.op_type.startswith("Hyq") else "finn")
     lut = finn_fit.lut_estimate(node.op_type, getCustomOp(node)) if node.op_type in finn_fit.FEATURES else None
@@ -181,8 +179,6 @@ def bottleneck(hw: ModelWrapper, layers: list[dict], target_fps: int | None, clo
     """The layer with the most cycles per frame: its name, cycles, folding and why it limits."""
     if not layers:
         return None
-    from qonnx.custom_op.registry import getCustomOp
-
     worst = max(layers, key=lambda x: x["cycles"])
     inst = getCustomOp(hw.get_node_from_name(worst["name"]))
     fold = {a: int(inst.get_nodeattr(a)) for a in ("PE", "SIMD") if a in inst.get_nodeattr_types()}
