@@ -8,6 +8,7 @@ import shutil
 
 import pytest
 
+from hyq.costs import finn_fit
 from hyq.synth import layers as synth
 from hyq.errors import HyqError
 from tests.conftest import hyq
@@ -43,8 +44,12 @@ def test_hyq_synth_conv_net_layers_measured_and_cached(conv_build, tmp_path):
                for r in mvau)
     assert all(r["estimate_source"] == {"LUT": "hyq-fit", "BRAM_18K": "finn", "URAM": "finn", "DSP": "finn"}
                for r in mvau)
-    for op in ("MVAU_rtl", "FMPadding_rtl", "StreamingFIFO_rtl"):
-        assert 0.7 <= syn["by_op_type"][op]["ratio_estimate_over_measured"]["LUT"] <= 1.3, syn["by_op_type"][op]
+    # hyq's fitted models hold on this net too, which they were not fitted on: each fitted op
+    # type's estimate within 20 % of Yosys in total
+    fitted = [op for op in syn["by_op_type"] if op in finn_fit.FEATURES]
+    assert {"MVAU_rtl", "FMPadding_rtl", "StreamingFIFO_rtl", "ConvolutionInputGenerator_rtl"} <= set(fitted)
+    for op in fitted:
+        assert 0.8 <= syn["by_op_type"][op]["ratio_estimate_over_measured"]["LUT"] <= 1.2, syn["by_op_type"][op]
     assert syn["sum_of_layers"]["LUT"] == sum(r["measured"]["LUT"] for r in by.values() if r.get("measured"))
     # the HLS float scale has no RTL: said so, not measured
     scales = [r for r in by.values() if r["op_type"].startswith("ElementwiseMul")]
