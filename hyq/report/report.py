@@ -222,6 +222,31 @@ def _fmt(v: float) -> str:
     return f"{v:,.0f}" if v == int(v) else f"{v:,.1f}"
 
 
+def _yes(fits: bool | None) -> str:
+    return 'n/a' if fits is None else ('yes' if fits else 'NO')
+
+
+def _resource_rows(rep: dict[str, Any]) -> list[str]:
+    """The resource rows of report.md: the estimate, or with ``hyq synth`` done the Yosys
+    totals the utilisation uses (``total_measured``), each with its source and the estimate."""
+    meas = rep.get("total_measured")
+    if not meas:
+        return [f"| {k} | {_fmt(rep['total'][k])} | {_util(rep, k)} |" for k in RESOURCES] + [
+            f"| fits the part | {_yes(rep.get('fits'))} | |"]
+    est_util, src = rep.get("utilisation_estimate") or {}, rep["utilisation_source"]
+    rows = []
+    for k in parts.RESOURCES:
+        u = est_util.get(k)
+        est = (f"; estimate {_fmt(rep['total'][k])}" + (f", {u:.1%}" if u is not None and math.isfinite(u) else "")
+               if k in rep["total"] else "; no estimate")
+        rows.append(f"| {k} | {_fmt(meas[k])} ({src[k]}{est}) | {_util(rep, k)} |")
+    basis = rep.get("utilisation_basis") or {}
+    rows.append(f"| fits the part | {_yes(rep.get('fits'))} (Yosys, {basis.get('measured', '')}"
+                + (f"; estimates added for {', '.join(basis['estimated_layers'])}" if basis.get("estimated_layers") else "")
+                + f"; the estimate says {_yes(rep.get('fits_estimate'))}) | |")
+    return rows
+
+
 def to_markdown(rep: dict[str, Any]) -> str:
     """The report as Markdown: summary, storage, per-layer table."""
     s = rep["static_storage"]
@@ -239,10 +264,7 @@ def to_markdown(rep: dict[str, Any]) -> str:
         "| metric | value | of the part |",
         "|---|---|---|",
     ]
-    for k in RESOURCES:
-        lines.append(f"| {k} | {_fmt(rep['total'][k])} | {_util(rep, k)} |")
-    fits = rep.get("fits")
-    lines.append(f"| fits the part | {'n/a' if fits is None else ('yes' if fits else 'NO')} | |")
+    lines += _resource_rows(rep)
     lines += [
         f"| throughput (fps) | {_fmt(rep['throughput_fps'] or 0)} |",
         f"| latency (us) | {(rep['latency_ns'] or 0) / 1000:,.1f} |"
@@ -288,7 +310,9 @@ def summary(rep: dict[str, Any]) -> str:
     rows = [
         ("model", rep["model"]),
         ("part / clock", f"{rep['part']} / {rep['clock_ns']} ns"),
-        ("LUT / BRAM_18K / URAM / DSP", " / ".join(_fmt(t[k]) for k in RESOURCES)),
+        ("LUT / BRAM_18K / URAM / DSP", " / ".join(_fmt(t[k]) for k in RESOURCES)
+         + (" (estimate); measured " + " / ".join(_fmt(rep["total_measured"][k]) for k in RESOURCES)
+            if rep.get("total_measured") else "")),
         ("of the part", " / ".join(_util(rep, k) for k in RESOURCES)
          + {True: " (fits)", False: " (does NOT fit)", None: ""}[rep.get("fits")]),
         ("throughput", f"{rep['throughput_fps'] or 0:,.0f} fps"),
