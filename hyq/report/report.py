@@ -1,7 +1,9 @@
 """Assemble ``report.json`` / ``report.md`` from a finished build, and print the summary.
 
-Resource numbers are FINN's analytical estimates unless ``vendor_tools`` is true; the
-report says which steps ran so a reader knows what the numbers are.
+Resource numbers are estimates (finn-plus' analytical ones, or hyq's Yosys-fitted models;
+each layer's ``source`` says which) until ``hyq synth`` adds Yosys' and ``hyq sim``
+Verilator's figures; no vendor tool runs. The report says which steps ran so a reader knows
+what the numbers are.
 """
 
 from __future__ import annotations
@@ -32,8 +34,9 @@ LAYOUT_OPS = {"Transpose", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identi
 QUANT_OPS = {"Quant", "BipolarQuant", "IntQuant", "FloatQuant", "Trunc", "MultiThreshold"}
 
 NO_VENDOR_NOTE = (
-    "No Vivado/Vitis on this machine: LUT/BRAM/URAM/DSP are FINN's analytical estimates "
-    "per layer; no synthesis, place and route or bitstream was run."
+    "No Vivado/Vitis on this machine: LUT/BRAM/URAM/DSP are estimates per layer (each layer's "
+    "source: finn or hyq-fit), measured by Yosys only where hyq synth ran (yosys); no vendor "
+    "synthesis, place and route or bitstream was run."
 )
 
 
@@ -333,7 +336,7 @@ def summary(rep: dict[str, Any]) -> str:
     if rep.get("bottleneck"):
         rows.append(("bottleneck", f"{rep['bottleneck']['layer']}: {rep['bottleneck']['why']}"))
     rows.append(("unmapped nodes", ", ".join(rep["unmapped_nodes"]) or "none"))
-    rows.append(("vendor tools", "yes" if rep["vendor_tools"] else "no (FINN estimates only)"))
+    rows.append(("vendor tools", "yes" if rep["vendor_tools"] else "no (estimates; Yosys figures where hyq synth ran)"))
     w = max(len(k) for k, _ in rows)
     return "\n".join(f"  {k:<{w}}  {v}" for k, v in rows)
 
