@@ -106,17 +106,19 @@ def step_hyq_convert_layernorm(model: ModelWrapper, cfg) -> ModelWrapper:
     """Integer LayerNorm -> hyq's HyqLayerNorm layer: the dequantizing scale in front of each
     IntLayerNorm is absorbed (it reads integers), the layer inferred, and the 2^-F it leaves,
     with the affine gamma / beta in front of the next quantizer, absorbed into that
-    quantizer's thresholds. No-op without IntLayerNorm."""
+    quantizer's thresholds; what is left of a negative gamma (a Mul by +-1 per channel)
+    goes into the layer (:class:`hyq.dataflow.ops.layernorm.AbsorbSignIntoLayerNorm`).
+    No-op without IntLayerNorm."""
     finn_steps()
     from finn.transformation.streamline import Streamline
     from finn.transformation.streamline.round_thresholds import RoundAndClipThresholds
 
-    from hyq.dataflow.ops.layernorm import AbsorbScaleIntoLayerNorm, InferIntLayerNorm
+    from hyq.dataflow.ops.layernorm import AbsorbScaleIntoLayerNorm, AbsorbSignIntoLayerNorm, InferIntLayerNorm
 
     if not model.get_nodes_by_op_type("IntLayerNorm"):
         return model
     model = model.transform(AbsorbScaleIntoLayerNorm()).transform(InferIntLayerNorm())
-    model = model.transform(Streamline()).transform(RoundAndClipThresholds())
+    model = model.transform(Streamline()).transform(AbsorbSignIntoLayerNorm()).transform(RoundAndClipThresholds())
     return model.transform(GiveUniqueNodeNames())
 
 
