@@ -141,6 +141,18 @@ def step_hyq_table_layouts(model: ModelWrapper, cfg) -> ModelWrapper:
     return model.transform(GiveUniqueNodeNames())
 
 
+def step_hyq_tabulate(model: ModelWrapper, cfg) -> ModelWrapper:
+    """Pointwise float subgraphs between two quantizers of at most 8 bits in (a user's own
+    ``nn.GELU``, ``nn.SiLU``, ``nn.Hardswish`` as torch exports them) -> TableActivation
+    (:class:`hyq.export.tables.TabulatePointwise`: the table from executing the subgraph in
+    qonnx on every input code), while the quantizers are still Quant nodes. hyq's own
+    exports have theirs already (a no-op then); a subgraph that is not pointwise stays and
+    is reported unmapped."""
+    from hyq.export.tables import TabulatePointwise
+
+    return model.transform(TabulatePointwise())
+
+
 def step_hyq_convert_tables(model: ModelWrapper, cfg) -> ModelWrapper:
     """Table activations (SiLU, GELU, Hardswish) -> hyq's HyqLookup layer: the dequantizing
     scale in front of each TableActivation is absorbed (it reads the codes), the signed
