@@ -138,7 +138,35 @@ def step_hyq_table_layouts(model: ModelWrapper, cfg) -> ModelWrapper:
     model = model.transform(MoveTransposePastLookup()).transform(AbsorbTransposeIntoMultiThreshold())
     model = model.transform(MoveTransposesPastConcat())
     model = model.transform(AbsorbConsecutiveTransposes()).transform(InferDataLayouts())
+    if _half_transposed_concats(model):
+        model = _transposes_past_residuals(model)
     return model.transform(GiveUniqueNodeNames())
+
+
+def _half_transposed_concats(model: ModelWrapper) -> list:
+    """Concats with a layout change in front of some inputs but not all (what is left when the
+    fused block's input comes from a residual join, an MV2 block with a skip)."""
+    out = []
+    for node in model.get_nodes_by_op_type("Concat"):
+        kinds = [getattr(model.find_producer(i), "op_type", None) == "Transpose" for i in node.input]
+        if any(kinds) and not all(kinds):
+            out.append(node)
+    return out
+
+
+def _transposes_past_residuals(model: ModelWrapper) -> ModelWrapper:
+    """The layout change on the other side moves down past the fork and the residual Add in
+    its way (FINN's MoveTransposePastFork / MoveTransposePastJoinAdd) and the thresholds
+    between, then past the concat; only run where :func:`_half_transposed_concats` found one."""
+    finn_steps()
+    from finn.transformation.streamline.absorb import AbsorbConsecutiveTransposes, AbsorbTransposeIntoMultiThreshold
+    from finn.transformation.streamline.reorder import MoveTransposePastFork, MoveTransposePastJoinAdd
+
+    for _ in range(3):  # fork, thresholds, join: each pass moves a transpose one such stage down
+        model = model.transform(MoveTransposePastFork()).transform(AbsorbTransposeIntoMultiThreshold())
+        model = model.transform(MoveTransposePastJoinAdd())
+    model = model.transform(MoveTransposesPastConcat())
+    return model.transform(AbsorbConsecutiveTransposes()).transform(InferDataLayouts())
 
 
 def step_hyq_tabulate(model: ModelWrapper, cfg) -> ModelWrapper:
