@@ -25,7 +25,7 @@ from hyq.dataflow import finn_env, folding_check, parts
 from hyq.dataflow.bitwidth import step_hyq_minimize_bit_width, step_hyq_minimize_bit_width_initial
 from hyq.dataflow.steps import (step_hyq_convert_layernorm, step_hyq_convert_softmax, step_hyq_convert_tables,
                                 step_hyq_folding, step_hyq_requant, step_hyq_rtl_layers, step_hyq_streamline,
-                                step_hyq_table_layouts)
+                                step_hyq_table_layouts, step_hyq_tabulate)
 from hyq.export import bounded, fast_cleanup, load_checked
 from hyq.errors import HyqError
 from hyq.progress import info
@@ -37,6 +37,7 @@ REPORT_STEP = "step_generate_estimate_reports"
 #: names, and what each adds to the estimate steps, are config.STEP_SETS (checked with the flow file).
 STEPS: dict[str, list] = {
     "estimate": [
+        step_hyq_tabulate,  # a user's float activations between quantizers -> tables; no-op without
         "step_qonnx_to_finn",
         "step_tidy_up",
         step_hyq_convert_tables,  # SiLU & co. (TableActivation) -> HyqLookup; no-op without
