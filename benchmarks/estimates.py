@@ -1,6 +1,7 @@
 """FINN's and hyq's resource estimates of FINN's RTL layers against Yosys, over a sweep.
 
-    python benchmarks/estimates.py [--family xc7] [--fit] [--json out.json] [--workers 2]
+    python benchmarks/estimates.py [--family xc7] [--fit] [--from-build BUILD_DIR ...] [--json out.json]
+                                   [--workers 2]
 
 Builds one single-layer FINN model per sweep point (foldings and widths of MVAU_rtl,
 Thresholding_rtl, ConvolutionInputGenerator_rtl, FMPadding_rtl, StreamingFIFO_rtl and
@@ -8,8 +9,10 @@ StreamingDataWidthConverter_rtl), generates its RTL with finn-plus (PrepareIP), 
 all of them in one hierarchical Yosys run (:func:`hyq.synth.layers.synthesize_nodes`, each
 layer mapped as if alone) and prints, per op type, FINN's estimate, hyq's fitted estimate
 (:mod:`hyq.costs.finn_fit`) and Yosys' count, with the worst relative error of each.
-``--fit`` first re-fits hyq's coefficients on these measurements and rewrites
-``hyq/costs/finn_fit.json``: the numbers there are measured, never typed in.
+``--from-build BUILD_DIR`` adds the real layers of a build ``hyq synth`` has measured (the
+shapes a sweep misses) and prints them in a table of their own. ``--fit`` first re-fits hyq's
+coefficients on all these measurements and rewrites ``hyq/costs/finn_fit.json``: the
+numbers there are measured, never typed in.
 """
 
 from __future__ import annotations
@@ -120,15 +123,45 @@ def _node_model(op: str, pt: dict, name: str):
     return model
 
 
-def _call(inst, meth: str) -> float:
+def _call(inst, meth: str, part: str = PART) -> float:
     fn = getattr(inst, meth)
-    return float(fn(PART) if "fpgapart" in inspect.signature(fn).parameters else fn())
+    return float(fn(part) if "fpgapart" in inspect.signature(fn).parameters else fn())
 
 
-def finn_estimate(inst) -> dict[str, float]:
+def finn_estimate(inst, part: str = PART) -> dict[str, float]:
     """finn-plus' own analytical estimates of a specialised layer."""
-    return {"LUT": _call(inst, "lut_estimation"), "BRAM_18K": _call(inst, "bram_estimation"),
-            "DSP": _call(inst, "dsp_estimation")}
+    return {"LUT": _call(inst, "lut_estimation", part), "BRAM_18K": _call(inst, "bram_estimation", part),
+            "DSP": _call(inst, "dsp_estimation", part)}
+
+
+def build_rows(build: Path, fam: str) -> list[dict]:
+    """The fitted op types' layers of a synthesised build as measurement rows: features and
+    finn-plus' estimate from the build's simulated graph, Yosys' figures from the
+    ``synthesis`` section ``hyq synth BUILD`` wrote (each layer mapped alone; identical
+    layers counted once). Nothing is synthesised again."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    from hyq.costs import finn_fit
+    from hyq.errors import HyqError
+    from hyq.sim.prepare import sim_model
+
+    build = Path(build).resolve()
+    rep = json.loads((build / "report.json").read_text()) if (build / "report.json").is_file() else {}
+    syn = rep.get("synthesis")
+    if not syn:
+        raise HyqError(f"{build}: no synthesis in its report.json; run `hyq synth {build} --no-whole` first")
+    if syn["family"] != fam:
+        raise HyqError(f"{build} was synthesised for {syn['family']}, the sweep for {fam}; pass --family {syn['family']}")
+    nodes = {n.name: n for n in sim_model(build, rep["part"], rep["clock_ns"]).graph.node}
+    rows = []
+    for r in syn["layers"]:
+        if r["op_type"] not in finn_fit.FEATURES or not r.get("measured") or r.get("same_as"):
+            continue
+        inst = getCustomOp(nodes[r["name"]])
+        rows.append({"op_type": r["op_type"], "point": {"build": rep["model"], "layer": r["name"]},
+                     "features": finn_fit.features(r["op_type"], inst), "finn": finn_estimate(inst, rep["part"]),
+                     "yosys": {k: r["measured"][k] for k in ("LUT", "FF", "BRAM_18K", "DSP")}})
+    return rows
 
 
 def generate(work: Path) -> list:
@@ -163,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fit", action="store_true", help="re-fit hyq/costs/finn_fit.json on this sweep first")
     ap.add_argument("--json", default=None, help="also write every row to this file")
     ap.add_argument("--workers", type=int, default=2, help="parallel Yosys processes (default 2)")
+    ap.add_argument("--from-build", action="append", default=[], metavar="BUILD_DIR",
+                    help="also take the layers of this synthesised build (`hyq synth BUILD_DIR` first); repeatable")
     a = ap.parse_args(argv)
 
     from hyq.costs import finn_fit
@@ -179,12 +214,20 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"{r.name}: {m}")
         rows.append({"op_type": op_type, "point": pt, "features": finn_fit.features(op_type, inst),
                      "finn": finn_estimate(inst), "yosys": {k: m[k] for k in ("LUT", "FF", "BRAM_18K", "DSP")}})
+    for b in a.from_build:
+        rows += build_rows(Path(b), a.family)
     if a.fit:
-        path = finn_fit.refit(rows, {"yosys": yosys_version(), "family": a.family, "part": PART, "runs": runs})
+        path = finn_fit.refit(rows, {"yosys": yosys_version(), "family": a.family, "part": PART, "runs": runs,
+                                     "builds": [str(b) for b in a.from_build]})
         print(f"fitted {path.name}: {sum(len(v) for v in finn_fit.FEATURES.values())} coefficients on {len(rows)} layers")
     for row in rows:
         row["hyq"] = finn_fit.estimate(row["op_type"], row["features"])
-    print(table(rows))
+    print(table([r for r in rows if "build" not in r["point"]], "the sweep"))
+    if a.from_build:
+        print()
+        print(table([r for r in rows if "build" in r["point"]], "the builds' layers"))
+        print()
+        print(table(rows, "sweep and builds"))
     if a.json:
         Path(a.json).write_text(json.dumps(rows, indent=1))
     return 0
@@ -196,10 +239,12 @@ def _err(est: float | None, meas: float) -> float | None:
     return abs(est - meas) / meas if meas else (0.0 if est == 0 else float("inf"))
 
 
-def table(rows: list[dict]) -> str:
-    """Per op type: LUT and BRAM_18K of FINN's and hyq's estimates vs Yosys, worst error."""
-    out = [f"{'op type':32} {'n':>2}  {'res':8} {'yosys':>8} {'finn':>8} {'hyq-fit':>8}  "
-           f"{'finn worst':>10} {'hyq worst':>10}"]
+def table(rows: list[dict], what: str = "") -> str:
+    """Per op type: LUT, BRAM_18K and DSP of FINN's and hyq's estimates vs Yosys: the sums,
+    the worst layer's error and the error of the sum."""
+    out = ([what] if what else []) + [
+        f"{'op type':32} {'n':>3}  {'res':8} {'yosys':>8} {'finn':>8} {'hyq-fit':>8}  "
+        f"{'finn worst':>10} {'hyq worst':>10} {'finn sum':>9} {'hyq sum':>8}"]
     for op in dict.fromkeys(r["op_type"] for r in rows):
         sel = [r for r in rows if r["op_type"] == op]
         for k in ("LUT", "BRAM_18K", "DSP"):
@@ -212,11 +257,12 @@ def table(rows: list[dict]) -> str:
             hw = max(he) if None not in he else None
             if meas == 0 and fin == 0 and (hyq_sum in (0, None)):
                 continue
-            out.append(f"{op:32} {len(sel):>2}  {k:8} {meas:>8.0f} {fin:>8.0f} "
+            hs = _err(hyq_sum, meas)
+            out.append(f"{op:32} {len(sel):>3}  {k:8} {meas:>8.0f} {fin:>8.0f} "
                        f"{'-' if hyq_sum is None else f'{hyq_sum:.0f}':>8}  {fe:>10.0%} "
-                       f"{'-' if hw is None else f'{hw:.0%}':>10}")
+                       f"{'-' if hw is None else f'{hw:.0%}':>10} {_err(fin, meas):>9.0%} "
+                       f"{'-' if hs is None else f'{hs:.0%}':>8}")
     return "\n".join(out)
-
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -2,8 +2,9 @@
 
 Usage: ``.venv/bin/python benchmarks/mobilevit_build.py [name] [part] [out]``
 (defaults: mobilevit-xxs, xczu3eg-sbva484-1-e, build/mobilevit-xxs). Prints the export
-and build wall/CPU times, resources, mapping and static storage (weights vs FP32 and what
-thresholds and other parameters add).
+and build wall/CPU times, resources, mapping (LayerNorm and table layers, requantized
+threshold layers), fps, utilisation and static storage (weights vs FP32 and what thresholds
+and other parameters add).
 """
 
 from __future__ import annotations
@@ -38,9 +39,14 @@ def main(name: str = "mobilevit-xxs", part: str = "xczu3eg-sbva484-1-e", out: st
         sys.exit(proc.returncode)
     rep = json.loads((out_dir / "build" / "report.json").read_text())
     s = rep["static_storage"]
+    ops = [layer["op_type"] for layer in rep["layers"]]
+    choices = [d["choice"] for d in rep["requant"]["layers"]] if rep.get("requant") else []
     print(json.dumps({
         "total": rep["total"], "unmapped_nodes": rep["unmapped_nodes"], "host_nodes": rep["host_nodes"],
-        "layers": len(rep["layers"]), "weight_bits": s["weight_bits"], "threshold_bits": s["threshold_bits"],
+        "layers": len(rep["layers"]), "layernorm_layers": ops.count("HyqLayerNorm_rtl"),
+        "table_layers": ops.count("HyqLookup_rtl"), "requantized": choices.count("requant"),
+        "kept_thresholds": choices.count("thresholds"), "fps": rep["throughput_fps"],
+        "utilisation": rep["utilisation"], "fits": rep["fits"], "weight_bits": s["weight_bits"], "threshold_bits": s["threshold_bits"],
         "other_bits": s["other_bits"], "weight_ratio_vs_fp32": s["weight_ratio_vs_fp32"],
         "ratio_vs_fp32": s["ratio_vs_fp32"], "fp32_bytes": s["fp32_bytes"], "build_seconds": rep["build_seconds"],
     }, indent=1))

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 LINT = Path(sys.executable).with_name("lint-imports")
 
@@ -24,11 +26,20 @@ def test_layers_contract_is_kept():
     assert "kept, 0 broken" in proc.stdout
 
 
-def test_an_upward_import_breaks_the_contract(tmp_path):
+#: an upward import at module level, and one inside a function (the lazy imports hyq keeps
+#: for start-up time are held to the same layers)
+UPWARD = {
+    "module": "\nfrom hyq.report import write  # an upward import\n",
+    "function": "\n\ndef _late():\n    from hyq.report import write  # an upward import\n    return write\n",
+}
+
+
+@pytest.mark.parametrize("where", sorted(UPWARD))
+def test_an_upward_import_breaks_the_contract(tmp_path, where):
     shutil.copytree(ROOT / "hyq", tmp_path / "hyq", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", tmp_path)
     quant = tmp_path / "hyq" / "nn" / "quant.py"
-    quant.write_text(quant.read_text() + "\nfrom hyq.report import write  # an upward import\n")
+    quant.write_text(quant.read_text() + UPWARD[where])
     proc = _lint(tmp_path)
     assert proc.returncode != 0
     assert "hyq.nn is not allowed to import hyq.report" in proc.stdout

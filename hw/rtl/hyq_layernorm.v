@@ -6,13 +6,15 @@
 //   ROOT  radicand = ((C*S2 - S1*S1) << 2E) + EPS, then its floor square root digit by
 //         digit, one result bit per cycle (shift, subtract, compare only)
 //   RECIP recip = 2^M // root by restoring division, one quotient bit per cycle (0 if root = 0)
-//   EMIT  C/PE beats out: o = clamp((d * recip + 2^(H-1)) >>> H), d = C*x - S1
+//   EMIT  C/PE beats out: o = clamp((d * recip + 2^(H-1)) >>> H), d = C*x - S1, negated in
+//         the channels NEGATE flags (a negative gamma's sign; exact, the range is symmetric)
 // Cycles per token: 2*C/PE + 1 + ROOT_STEPS + (M + 1) (hyq.tools.layernorm.cycles_per_token);
 // tokens do not overlap (the next LOAD starts once the last output beat is registered).
 // Widths (W_*) come from LayerNormParams.widths() through hyq.tools.layernorm.verilog_params.
 module hyq_layernorm #(
     parameter PE = 1,
     parameter C = 16,              // channels per token (a multiple of PE)
+    parameter [C - 1:0] NEGATE = 0, // bit c: channel c's output is -o
     parameter IN_BITS = 8,
     parameter IN_SIGNED = 1,
     parameter OUT_BITS = 8,
@@ -105,6 +107,7 @@ module hyq_layernorm #(
             o = prod >>> OUT_SHIFT;
             if (o > OMAX) o = OMAX;
             if (o < -OMAX) o = -OMAX;
+            if (NEGATE[cnt * PE + k]) o = -o;
             out_beat[k * OUT_BITS +: OUT_BITS] = o[OUT_BITS - 1:0];
         end
     end

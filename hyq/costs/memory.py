@@ -1,7 +1,7 @@
 """Buffers of hyq's RTL as Yosys maps them on Xilinx parts: distributed RAM or 18 Kbit blocks.
 
 One model for the token and row buffers of the softmax, LayerNorm, dynamic MVAU and shuffle
-RTL, and for the FIFO and weight-memory features of :mod:`hyq.costs.finn_fit`.
+RTL, and for the FIFO and window-buffer features of :mod:`hyq.costs.finn_fit`.
 """
 
 from __future__ import annotations

@@ -25,15 +25,19 @@ from hyq.dataflow import finn_env, folding_check, parts
 from hyq.dataflow.bitwidth import step_hyq_minimize_bit_width, step_hyq_minimize_bit_width_initial
 from hyq.dataflow.steps import (step_hyq_convert_layernorm, step_hyq_convert_softmax, step_hyq_convert_tables,
                                 step_hyq_folding, step_hyq_requant, step_hyq_rtl_layers, step_hyq_streamline,
-                                step_hyq_table_layouts)
+                                step_hyq_table_layouts, step_hyq_tabulate)
 from hyq.export import bounded, fast_cleanup, load_checked
 from hyq.errors import HyqError
 from hyq.progress import info
+
+#: the FINN step whose estimates (``report/estimate_layer_*.json``) hyq's report reads
+REPORT_STEP = "step_generate_estimate_reports"
 
 #: The step lists by name (hardware.steps in a flow file). Strings are finn-plus steps. The
 #: names, and what each adds to the estimate steps, are config.STEP_SETS (checked with the flow file).
 STEPS: dict[str, list] = {
     "estimate": [
+        step_hyq_tabulate,  # a user's float activations between quantizers -> tables; no-op without
         "step_qonnx_to_finn",
         "step_tidy_up",
         step_hyq_convert_tables,  # SiLU & co. (TableActivation) -> HyqLookup; no-op without
@@ -52,7 +56,7 @@ STEPS: dict[str, list] = {
         step_hyq_requant,  # threshold tables -> requantization where proven exact (hardware.requant)
         step_hyq_folding,  # hyq's own layers folded for target_fps too
         step_hyq_minimize_bit_width,  # FINN's step_minimize_bit_width, thresholds checked in array time
-        "step_generate_estimate_reports",
+        REPORT_STEP,
     ],
 }
 STEPS.update({name: [*STEPS["estimate"], *extra] for name, extra in STEP_SETS.items()})
@@ -75,10 +79,6 @@ def step_list(steps: str | tuple[str, ...] | list[str]) -> list:
             raise HyqError(f"unknown build step '{name}' in hardware.steps; known: presets {', '.join(STEPS)}, "
                            f"hyq's {', '.join(HYQ_STEPS)}, FINN's {', '.join(finn)}")
     return [HYQ_STEPS.get(name, name) for name in steps]
-
-
-#: the FINN step whose estimates (``report/estimate_layer_*.json``) hyq's report reads
-REPORT_STEP = "step_generate_estimate_reports"
 
 
 def require_report_step(steps: str | tuple[str, ...] | list[str]) -> None:

@@ -13,8 +13,8 @@ from qonnx.transformation.infer_data_layouts import InferDataLayouts
 from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
 
 from hyq.dataflow.finn_env import finn_steps
-from hyq.dataflow.transforms import (INT_SOFTMAX, AbsorbScaleIntoIntSoftmax, FoldHyqLayers, MoveTransposesPastConcat,
-                                     RemoveIdentityMultiThreshold, UseHyqRTL)
+from hyq.dataflow.transforms import (INT_SOFTMAX, AbsorbScaleIntoIntSoftmax, ExactQuantThresholds, FoldHyqLayers,
+                                     MoveTransposesPastConcat, RemoveIdentityMultiThreshold, UseHyqRTL)
 
 
 def step_hyq_streamline(model: ModelWrapper, cfg) -> ModelWrapper:
@@ -38,8 +38,6 @@ def step_hyq_streamline(model: ModelWrapper, cfg) -> ModelWrapper:
     from finn.transformation.streamline.absorb import AbsorbConsecutiveTransposes, AbsorbTransposeIntoMultiThreshold
     from finn.transformation.streamline.round_thresholds import RoundAndClipThresholds
     from finn.transformation.streamline.streamline_plus import StreamlinePlus
-
-    from hyq.dataflow.transforms import ExactQuantThresholds
 
     model = _initializers_as(model, np.float32, np.float64)
     model = model.transform(ExactQuantThresholds())
@@ -106,17 +104,19 @@ def step_hyq_convert_layernorm(model: ModelWrapper, cfg) -> ModelWrapper:
     """Integer LayerNorm -> hyq's HyqLayerNorm layer: the dequantizing scale in front of each
     IntLayerNorm is absorbed (it reads integers), the layer inferred, and the 2^-F it leaves,
     with the affine gamma / beta in front of the next quantizer, absorbed into that
-    quantizer's thresholds. No-op without IntLayerNorm."""
+    quantizer's thresholds; what is left of a negative gamma (a Mul by +-1 per channel)
+    goes into the layer (:class:`hyq.dataflow.ops.layernorm.AbsorbSignIntoLayerNorm`).
+    No-op without IntLayerNorm."""
     finn_steps()
     from finn.transformation.streamline import Streamline
     from finn.transformation.streamline.round_thresholds import RoundAndClipThresholds
 
-    from hyq.dataflow.ops.layernorm import AbsorbScaleIntoLayerNorm, InferIntLayerNorm
+    from hyq.dataflow.ops.layernorm import AbsorbScaleIntoLayerNorm, AbsorbSignIntoLayerNorm, InferIntLayerNorm
 
     if not model.get_nodes_by_op_type("IntLayerNorm"):
         return model
     model = model.transform(AbsorbScaleIntoLayerNorm()).transform(InferIntLayerNorm())
-    model = model.transform(Streamline()).transform(RoundAndClipThresholds())
+    model = model.transform(Streamline()).transform(AbsorbSignIntoLayerNorm()).transform(RoundAndClipThresholds())
     return model.transform(GiveUniqueNodeNames())
 
 
@@ -136,7 +136,47 @@ def step_hyq_table_layouts(model: ModelWrapper, cfg) -> ModelWrapper:
     model = model.transform(MoveTransposePastLookup()).transform(AbsorbTransposeIntoMultiThreshold())
     model = model.transform(MoveTransposesPastConcat())
     model = model.transform(AbsorbConsecutiveTransposes()).transform(InferDataLayouts())
+    if _half_transposed_concats(model):
+        model = _transposes_past_residuals(model)
     return model.transform(GiveUniqueNodeNames())
+
+
+def _half_transposed_concats(model: ModelWrapper) -> list:
+    """Concats with a layout change in front of some inputs but not all (what is left when the
+    fused block's input comes from a residual join, an MV2 block with a skip)."""
+    out = []
+    for node in model.get_nodes_by_op_type("Concat"):
+        kinds = [getattr(model.find_producer(i), "op_type", None) == "Transpose" for i in node.input]
+        if any(kinds) and not all(kinds):
+            out.append(node)
+    return out
+
+
+def _transposes_past_residuals(model: ModelWrapper) -> ModelWrapper:
+    """The layout change on the other side moves down past the fork and the residual Add in
+    its way (FINN's MoveTransposePastFork / MoveTransposePastJoinAdd) and the thresholds
+    between, then past the concat; only run where :func:`_half_transposed_concats` found one."""
+    finn_steps()
+    from finn.transformation.streamline.absorb import AbsorbConsecutiveTransposes, AbsorbTransposeIntoMultiThreshold
+    from finn.transformation.streamline.reorder import MoveTransposePastFork, MoveTransposePastJoinAdd
+
+    for _ in range(3):  # fork, thresholds, join: each pass moves a transpose one such stage down
+        model = model.transform(MoveTransposePastFork()).transform(AbsorbTransposeIntoMultiThreshold())
+        model = model.transform(MoveTransposePastJoinAdd())
+    model = model.transform(MoveTransposesPastConcat())
+    return model.transform(AbsorbConsecutiveTransposes()).transform(InferDataLayouts())
+
+
+def step_hyq_tabulate(model: ModelWrapper, cfg) -> ModelWrapper:
+    """Pointwise float subgraphs between two quantizers of at most 8 bits in (a user's own
+    ``nn.GELU``, ``nn.SiLU``, ``nn.Hardswish`` as torch exports them) -> TableActivation
+    (:class:`hyq.export.tables.TabulatePointwise`: the table from executing the subgraph in
+    qonnx on every input code), while the quantizers are still Quant nodes. hyq's own
+    exports have theirs already (a no-op then); a subgraph that is not pointwise stays and
+    is reported unmapped."""
+    from hyq.export.tables import TabulatePointwise
+
+    return model.transform(TabulatePointwise())
 
 
 def step_hyq_convert_tables(model: ModelWrapper, cfg) -> ModelWrapper:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from hyq import cache
+from hyq.errors import HyqError
 from hyq.explore.pareto import pareto_front
 from hyq.explore.space import Point, Space, load_space, write_flow
 from hyq.progress import info, quiet_libraries
@@ -154,7 +155,6 @@ def explore(space_path: Path | str, out_dir: Path | str, workers: int = 2, sched
     ``workers`` local worker processes (a Dask LocalCluster), or the Dask scheduler at
     ``scheduler`` (its workers must see ``out_dir`` on a shared filesystem).
     """
-    from hyq.errors import HyqError
 
     if workers < 1:
         raise HyqError(f"--workers must be >= 1, got {workers}")

@@ -27,7 +27,7 @@ def export(model: nn.Module, sample: torch.Tensor, path: Path, input_scale: floa
     from brevitas.export import export_qonnx
 
     from hyq.export import bounded, fast_cleanup
-    from hyq.export.tables import InferTableActivation
+    from hyq.export.tables import InferTableActivation, TabulatePointwise
 
     # qonnx's cleanup is quadratic in the node count without the fast passes; no loop may spin
     with fast_cleanup.fast_passes(), bounded.bounded_passes():
@@ -39,7 +39,8 @@ def export(model: nn.Module, sample: torch.Tensor, path: Path, input_scale: floa
             export_qonnx(model, args=sample[:1], export_path=str(tmp), dynamo=False)
         mw = cleanup_model(ModelWrapper(str(tmp)))
         tmp.unlink()
-        mw = cleanup_model(mw.transform(InferTableActivation()))  # SiLU & co. between quantizers -> tables
+        # SiLU & co. between quantizers -> tables; then any other pointwise function (tanh-GELU)
+        mw = cleanup_model(mw.transform(InferTableActivation()).transform(TabulatePointwise()))
         if input_scale is not None:
             mw = _uint8_input(mw, input_scale)
             mw = cleanup_model(mw)

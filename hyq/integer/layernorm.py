@@ -199,11 +199,13 @@ def layernorm(x, scale: float, axis: int = -1, in_bits: int = 8, in_signed: bool
     return layernorm_with_params(xi, params, axis)
 
 
-def layernorm_with_params(x, params: LayerNormParams, axis: int = -1, sqrt=isqrt) -> np.ndarray:
+def layernorm_with_params(x, params: LayerNormParams, axis: int = -1, sqrt=isqrt, negate=None) -> np.ndarray:
     """Integer LayerNorm with precomputed :class:`LayerNormParams` (the hardware's view).
 
     ``sqrt`` replaces the square root (only to measure alternatives such as
-    :func:`isqrt_newton`).
+    :func:`isqrt_newton`). ``negate``: per-channel flags (C of them, or None); a flagged
+    channel's output is ``-o``, exact in the symmetric range: the sign of a negative gamma,
+    taken into the layer so that only a positive factor is left for the next thresholds.
     """
     xi = np.moveaxis(_as_int_array(x), axis, -1)
     if xi.shape[-1] != params.channels:
@@ -222,6 +224,11 @@ def layernorm_with_params(x, params: LayerNormParams, axis: int = -1, sqrt=isqrt
     h = params.out_shift
     o = (d * recip + (np.int64(1) << (h - 1))) >> h
     o = np.clip(o, -params.out_max, params.out_max)
+    if negate is not None:
+        flags = np.asarray(negate, dtype=bool).reshape(-1)
+        if flags.size != params.channels:
+            raise ValueError(f"layernorm negate needs {params.channels} channel flags, got {flags.size}")
+        o = np.where(flags, -o, o)
     return np.moveaxis(o, -1, axis)
 
 

@@ -41,6 +41,10 @@ def _hardswish(x: np.ndarray) -> np.ndarray:
 
 #: the pointwise functions a table can stand for, in float64
 FUNCTIONS = {"silu": _silu, "gelu": _gelu, "hardswish": _hardswish}
+#: the function name of a table tabulated from an exported float subgraph (the subgraph
+#: was executed on every input code, :class:`hyq.export.tables.TabulatePointwise`): no
+#: float64 function here builds it, the table itself is the record
+FROM_GRAPH = "graph"
 
 
 def code_range(bits: int, signed: bool, narrow: bool = False) -> tuple[int, int]:
@@ -67,8 +71,9 @@ class TableSpec:
     out_narrow: bool = False
 
     def __post_init__(self) -> None:
-        if self.function not in FUNCTIONS:
-            raise ValueError(f"table function must be one of {', '.join(FUNCTIONS)}; got {self.function!r}")
+        if self.function not in FUNCTIONS and self.function != FROM_GRAPH:
+            raise ValueError(f"table function must be one of {', '.join(FUNCTIONS)} or {FROM_GRAPH!r}; "
+                             f"got {self.function!r}")
         if not 1 <= self.in_bits <= MAX_IN_BITS:
             raise ValueError(f"table input must have 1..{MAX_IN_BITS} bits, got {self.in_bits}")
         if not 1 <= self.out_bits <= 32:
@@ -87,6 +92,8 @@ class TableSpec:
 
 def build_table(spec: TableSpec) -> np.ndarray:
     """Output codes (int64) for every input code from ``in_range[0]`` upwards."""
+    if spec.function == FROM_GRAPH:
+        raise ValueError("a table tabulated from a graph is recorded, not built from a function")
     lo, hi = spec.in_range
     x = (np.arange(lo, hi + 1, dtype=np.float64) - spec.in_zero) * spec.in_scale
     y = np.round(FUNCTIONS[spec.function](x) / spec.out_scale) + spec.out_zero  # np.round: half to even
@@ -102,4 +109,4 @@ def lookup(codes: np.ndarray, table: np.ndarray, in_min: int) -> np.ndarray:
     return np.asarray(table, dtype=np.int64)[idx]
 
 
-__all__ = ["FUNCTIONS", "MAX_IN_BITS", "TableSpec", "build_table", "code_range", "lookup"]
+__all__ = ["FROM_GRAPH", "FUNCTIONS", "MAX_IN_BITS", "TableSpec", "build_table", "code_range", "lookup"]

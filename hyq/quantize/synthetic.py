@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from hyq.errors import HyqError
+from hyq.progress import info
 from hyq.quantize.train import float_mode
 
 
@@ -91,8 +92,6 @@ def calibration_images(model: nn.Module, x_train, n: int, how: str = "data", see
     """The calibration set of ``ptq.calibration``: the first ``n`` training images (``data``) or
     ``n`` synthetic images matching the float model's BN statistics (``synthetic``)."""
     if how == "synthetic":
-        from hyq.progress import info
-
         images = synthetic_images(model, n, tuple(x_train.shape[1:]), iters=iters, seed=seed)
         info(f"calibration: {n} synthetic images matched to the BatchNorm statistics (no data used)")
         return images

@@ -1,7 +1,9 @@
 """Assemble ``report.json`` / ``report.md`` from a finished build, and print the summary.
 
-Resource numbers are FINN's analytical estimates unless ``vendor_tools`` is true; the
-report says which steps ran so a reader knows what the numbers are.
+Resource numbers are estimates (finn-plus' analytical ones, or hyq's Yosys-fitted models;
+each layer's ``source`` says which) until ``hyq synth`` adds Yosys' and ``hyq sim``
+Verilator's figures; no vendor tool runs. The report says which steps ran so a reader knows
+what the numbers are.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.registry import getCustomOp
 
 from hyq import __version__
+from hyq.costs import finn_fit
 from hyq.dataflow import BuildResult, BuildSpec
 from hyq.dataflow.build import REPORT_STEP
 from hyq.dataflow import parts
@@ -30,8 +34,9 @@ LAYOUT_OPS = {"Transpose", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identi
 QUANT_OPS = {"Quant", "BipolarQuant", "IntQuant", "FloatQuant", "Trunc", "MultiThreshold"}
 
 NO_VENDOR_NOTE = (
-    "No Vivado/Vitis on this machine: LUT/BRAM/URAM/DSP are FINN's analytical estimates "
-    "per layer; no synthesis, place and route or bitstream was run."
+    "No Vivado/Vitis on this machine: LUT/BRAM/URAM/DSP are estimates per layer (each layer's "
+    "source: finn or hyq-fit), measured by Yosys only where hyq synth ran (yosys); no vendor "
+    "synthesis, place and route or bitstream was run."
 )
 
 
@@ -148,10 +153,6 @@ def fitted_layer(layer: dict[str, Any], node) -> dict[str, Any]:
     """``layer`` (FINN's estimates) with hyq's Yosys-fitted LUTs where finn-plus' are off
     (:mod:`hyq.costs.finn_fit`); ``source`` says where each number came from and
     ``finn_estimate`` keeps what finn-plus said."""
-    from qonnx.custom_op.registry import getCustomOp
-
-    from hyq.costs import finn_fit
-
     # hyq's own layers (Hyq*) answer FINN's estimation calls from hyq's cost models
     source = dict.fromkeys(RESOURCES, "hyq-fit" if node.op_type.startswith("Hyq") else "finn")
     lut = finn_fit.lut_estimate(node.op_type, getCustomOp(node)) if node.op_type in finn_fit.FEATURES else None
@@ -181,8 +182,6 @@ def bottleneck(hw: ModelWrapper, layers: list[dict], target_fps: int | None, clo
     """The layer with the most cycles per frame: its name, cycles, folding and why it limits."""
     if not layers:
         return None
-    from qonnx.custom_op.registry import getCustomOp
-
     worst = max(layers, key=lambda x: x["cycles"])
     inst = getCustomOp(hw.get_node_from_name(worst["name"]))
     fold = {a: int(inst.get_nodeattr(a)) for a in ("PE", "SIMD") if a in inst.get_nodeattr_types()}
@@ -235,6 +234,31 @@ def _fit_line(fit: dict[str, Any]) -> str:
             + f"; binding {fit['binding_resource']} {fit['binding_utilisation']:.1%}")
 
 
+def _yes(fits: bool | None) -> str:
+    return 'n/a' if fits is None else ('yes' if fits else 'NO')
+
+
+def _resource_rows(rep: dict[str, Any]) -> list[str]:
+    """The resource rows of report.md: the estimate, or with ``hyq synth`` done the Yosys
+    totals the utilisation uses (``total_measured``), each with its source and the estimate."""
+    meas = rep.get("total_measured")
+    if not meas:
+        return [f"| {k} | {_fmt(rep['total'][k])} | {_util(rep, k)} |" for k in RESOURCES] + [
+            f"| fits the part | {_yes(rep.get('fits'))} | |"]
+    est_util, src = rep.get("utilisation_estimate") or {}, rep["utilisation_source"]
+    rows = []
+    for k in parts.RESOURCES:
+        u = est_util.get(k)
+        est = (f"; estimate {_fmt(rep['total'][k])}" + (f", {u:.1%}" if u is not None and math.isfinite(u) else "")
+               if k in rep["total"] else "; no estimate")
+        rows.append(f"| {k} | {_fmt(meas[k])} ({src[k]}{est}) | {_util(rep, k)} |")
+    basis = rep.get("utilisation_basis") or {}
+    rows.append(f"| fits the part | {_yes(rep.get('fits'))} (Yosys, {basis.get('measured', '')}"
+                + (f"; estimates added for {', '.join(basis['estimated_layers'])}" if basis.get("estimated_layers") else "")
+                + f"; the estimate says {_yes(rep.get('fits_estimate'))}) | |")
+    return rows
+
+
 def to_markdown(rep: dict[str, Any]) -> str:
     """The report as Markdown: summary, storage, per-layer table."""
     s = rep["static_storage"]
@@ -252,10 +276,7 @@ def to_markdown(rep: dict[str, Any]) -> str:
         "| metric | value | of the part |",
         "|---|---|---|",
     ]
-    for k in RESOURCES:
-        lines.append(f"| {k} | {_fmt(rep['total'][k])} | {_util(rep, k)} |")
-    fits = rep.get("fits")
-    lines.append(f"| fits the part | {'n/a' if fits is None else ('yes' if fits else 'NO')} | |")
+    lines += _resource_rows(rep)
     lines += [
         f"| throughput (fps) | {_fmt(rep['throughput_fps'] or 0)} |",
         f"| latency (us) | {(rep['latency_ns'] or 0) / 1000:,.1f} |"
@@ -303,7 +324,9 @@ def summary(rep: dict[str, Any]) -> str:
     rows = [
         ("model", rep["model"]),
         ("part / clock", f"{rep['part']} / {rep['clock_ns']} ns"),
-        ("LUT / BRAM_18K / URAM / DSP", " / ".join(_fmt(t[k]) for k in RESOURCES)),
+        ("LUT / BRAM_18K / URAM / DSP", " / ".join(_fmt(t[k]) for k in RESOURCES)
+         + (" (estimate); measured " + " / ".join(_fmt(rep["total_measured"][k]) for k in RESOURCES)
+            if rep.get("total_measured") else "")),
         ("of the part", " / ".join(_util(rep, k) for k in RESOURCES)
          + {True: " (fits)", False: " (does NOT fit)", None: ""}[rep.get("fits")]),
         ("throughput", f"{rep['throughput_fps'] or 0:,.0f} fps"),
@@ -326,7 +349,7 @@ def summary(rep: dict[str, Any]) -> str:
     if rep.get("fit"):
         rows.append((f"fit ({rep['fit']['fraction']:.0%} of the part)", _fit_line(rep["fit"])))
     rows.append(("unmapped nodes", ", ".join(rep["unmapped_nodes"]) or "none"))
-    rows.append(("vendor tools", "yes" if rep["vendor_tools"] else "no (FINN estimates only)"))
+    rows.append(("vendor tools", "yes" if rep["vendor_tools"] else "no (estimates; Yosys figures where hyq synth ran)"))
     w = max(len(k) for k, _ in rows)
     return "\n".join(f"  {k:<{w}}  {v}" for k, v in rows)
 

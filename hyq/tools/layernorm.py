@@ -29,8 +29,9 @@ def rtl_sources() -> list[Path]:
 
 
 def verilog_params(p: LayerNormParams, pe: int = 1, lane_bits: int | None = None,
-                   in_signed: bool | None = None) -> dict[str, int]:
-    """Verilog parameters of ``hyq_layernorm`` for ``pe`` lanes of ``lane_bits`` (default in_bits)."""
+                   in_signed: bool | None = None, negate=None) -> dict[str, int]:
+    """Verilog parameters of ``hyq_layernorm`` for ``pe`` lanes of ``lane_bits`` (default in_bits);
+    ``negate`` (per-channel flags) becomes the NEGATE mask, bit c for channel c."""
     if pe < 1 or p.channels % pe:
         raise HyqError(f"layernorm RTL needs PE dividing the {p.channels} channels; got PE={pe}")
     lane_bits = p.in_bits if lane_bits is None else lane_bits
@@ -41,7 +42,16 @@ def verilog_params(p: LayerNormParams, pe: int = 1, lane_bits: int | None = None
             "OUT_BITS": p.out_bits, "SQRT_SHIFT": p.sqrt_shift, "RECIP_SHIFT": p.recip_shift,
             "OUT_SHIFT": p.out_shift, "EPS": p.eps_int, "W_S1": w["sum"] + 1, "W_S2": w["sum_squares"] + 2,
             "W_Q": w["q"] + 4, "W_RAD": rad, "ROOT_STEPS": (rad + 1) // 2, "W_RECIP": w["recip"],
-            "W_D": w["d"] + 1, "W_P": w["product"] + 2}
+            "W_D": w["d"] + 1, "W_P": w["product"] + 2, **negate_param(p, negate)}
+
+
+def negate_param(p: LayerNormParams, negate) -> dict[str, int]:
+    """``{"NEGATE": mask}`` for per-channel flags with any set, else ``{}`` (the RTL's default 0)."""
+    if negate is None or not any(negate):
+        return {}
+    if len(negate) != p.channels:
+        raise HyqError(f"layernorm negate needs {p.channels} channel flags, got {len(negate)}")
+    return {"NEGATE": sum(1 << c for c, f in enumerate(negate) if f)}
 
 
 def cycles_per_token(p: LayerNormParams, pe: int = 1) -> int:
@@ -84,7 +94,7 @@ def simulate(x, p: LayerNormParams, pe: int = 1, seed: int = 0, p_valid: float =
     return out.reshape(xi.shape), info
 
 
-def synthesize(p: LayerNormParams, pe: int = 1, script: str = "xc7") -> dict:
-    """Yosys resource counts of ``hyq_layernorm`` for these parameters."""
-    vp = verilog_params(p, pe)
+def synthesize(p: LayerNormParams, pe: int = 1, script: str = "xc7", negate=None) -> dict:
+    """Yosys resource counts of ``hyq_layernorm`` for these parameters (``negate``: as for verilog_params)."""
+    vp = verilog_params(p, pe, negate=negate)
     return {**yosys.synth(TOP, rtl_sources(), vp, script), "params": vp}

@@ -99,16 +99,23 @@ def test_published_hybrid_tiny_codegen_maps_completely(_hybrid_codegen_shared):
 
 #: with the tiny fixture (batch, relu, linmax on xc7z020) and the published test above (layer,
 #: silu, linmax on xczu3eg), every norm, act, softmax and part value is built at least once;
-#: the whole 48-build grid is benchmarks/mapping_grid.py (about 50 s a build)
+#: the whole 48-build grid of hybrid-tiny is benchmarks/mapping_grid.py (about 50 s a build)
 COVERING = [("layer", "gelu", "ibert", "xc7z020clg400-1"), ("batch", "hardswish", "shiftmax", "xczu3eg-sbva484-1-e")]
+#: one MobileViT block of 8 channels behind an MV2 block with a residual skip (8 -> 8, stride 1),
+#: on 8x8 input: every block type at a fraction of hybrid-tiny's build time
+MICRO = dict(stem=8, stem_stride=1, expand=1, head=8, heads=1,
+             stages=[{"vit": 8, "stride": 1, "dim": 8, "depth": 1, "ffn": 8}])
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("norm,act,softmax,part", COVERING, ids=["-".join(c[:3]) for c in COVERING])
-def test_hybrid_tiny_choice_maps_completely(tmp_path, norm, act, softmax, part):
-    """A norm/act/softmax choice of hybrid-tiny maps completely, costed, FINN == QONNX."""
-    onnx_path, report = build_untrained(tmp_path, "hybrid-tiny", part, 1000, in_channels=1, num_classes=10,
-                                        size=8, samples=16, norm=norm, act=act, softmax=softmax)
+def test_hybrid_choice_maps_completely(tmp_path, norm, act, softmax, part):
+    """A norm/act/softmax choice of a one-block hybrid maps completely, costed, FINN == QONNX.
+
+    The block's input comes from a residual Add, so with a table activation the fusion's
+    concat has a layout change in front of one input only until step_hyq_table_layouts moves
+    the other one past the fork and the join (it stayed unmapped before)."""
+    onnx_path, report = build_untrained(tmp_path, "mobilevit", part, 1000, in_channels=1, num_classes=4, size=8,
+                                        samples=8, norm=norm, act=act, softmax=softmax, **MICRO)
     check_complete(report)
     ops = {family(layer["op_type"]) for layer in report["layers"]}
     assert "HyqLookup" in ops and ("HyqLayerNorm" in ops) == (norm == "layer"), ops

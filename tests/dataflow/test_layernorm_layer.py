@@ -31,8 +31,9 @@ hyq.dataflow.ops.register()  # hyq's HW layers into finn-plus' tables
 PART = rtl_layers.PART
 
 
-def norm_graph(c=16, bits=8, scale=0.05, tokens=6, pe=1):
-    """x (INT bits) -> Mul(scale) -> IntLayerNorm, and the same after conversion to HyqLayerNorm_rtl."""
+def norm_graph(c=16, bits=8, scale=0.05, tokens=6, pe=1, negate=None):
+    """x (INT bits) -> Mul(scale) -> IntLayerNorm, and the same after conversion to HyqLayerNorm_rtl
+    (with ``negate`` flags set on the HW layer: its Python execution then is the reference's)."""
     p = layernorm_params(c, scale, bits)
     attrs = {k.rsplit("_", 1)[0]: v for k, v in node_attributes(p).items()}
     shape = (1, tokens, c)
@@ -48,6 +49,8 @@ def norm_graph(c=16, bits=8, scale=0.05, tokens=6, pe=1):
 
     hw = model.transform(AbsorbScaleIntoLayerNorm()).transform(InferIntLayerNorm()).transform(SpecializeLayers(PART))
     getCustomOp(hw.graph.node[0]).set_nodeattr("PE", pe)
+    if negate is not None:
+        getCustomOp(hw.graph.node[0]).set_nodeattr("negate", [int(f) for f in negate])
     return p, model, hw
 
 
@@ -67,6 +70,14 @@ def test_int_layernorm_becomes_rtl_layer_with_unchanged_execution():
         assert np.array_equal(np.rint(got / p.out_scale).astype(np.int64), ref)
 
 
+def test_negated_channels_execute_as_the_reference_with_their_flags():
+    flags = np.arange(16) % 4 == 1
+    p, model, hw = norm_graph(negate=flags)
+    for feed in token_feeds(16, 8):
+        got = np.rint(execute_onnx(hw, feed)["y"] / p.out_scale).astype(np.int64)
+        assert np.array_equal(got, layernorm_with_params(feed["x"].astype(np.int64), p, negate=flags))
+
+
 def test_layer_reports_cycles_and_nonzero_estimates():
     p, _, hw = norm_graph(c=64, pe=4)
     inst = getCustomOp(hw.graph.node[0])
@@ -82,14 +93,16 @@ def test_scale_other_than_the_recorded_one_is_left_alone():
     assert [n.op_type for n in out.graph.node] == ["Mul", "IntLayerNorm"]
 
 
-CASES = [dict(c=16, pe=1), dict(c=16, pe=4), dict(c=24, bits=4, scale=0.5, pe=2), dict(c=64, pe=8)]
+CASES = [dict(c=16, pe=1), dict(c=16, pe=4, negate=[1, 0, 0] * 5 + [1]), dict(c=24, bits=4, scale=0.5, pe=2),
+         dict(c=64, pe=8, negate=[0] * 63 + [1])]
 
 
 @pytest.mark.slow
 def test_rtl_bit_exact_under_random_backpressure(tmp_path):
     """FINN's generated wrapper around hw/rtl/hyq_layernorm.v in Verilator: equal to the
-    reference on random and edge tokens, initiation interval as estimated, and bit-exact
-    with the source and the sink each stalling half of the time."""
+    reference on random and edge tokens (two cases with negated channels, one beyond a
+    32-bit mask), initiation interval as estimated, and bit-exact with the source and the
+    sink each stalling half of the time."""
     for k, case in enumerate(CASES):
         p, _, hw = norm_graph(**case)
         hw = rtl_layers.to_rtl(hw, tmp_path / f"gen{k}", "HyqLayerNorm_rtl")
@@ -112,7 +125,8 @@ def test_rtl_bit_exact_under_random_backpressure(tmp_path):
 
 
 class NormBlock:
-    """Brevitas tokens -> IntLayerNorm (gamma > 0, random beta) -> quantizer -> QuantLinear."""
+    """Brevitas tokens -> IntLayerNorm (gamma of both signs, every third channel negative;
+    random beta) -> quantizer -> QuantLinear."""
 
     @staticmethod
     def make(c=16):
@@ -137,7 +151,7 @@ class NormBlock:
         torch.manual_seed(0)
         net = Net()
         with torch.no_grad():
-            net.norm.weight.copy_(torch.rand(c) + 0.5)
+            net.norm.weight.copy_((torch.rand(c) + 0.5) * torch.where(torch.arange(c) % 3 == 0, -1.0, 1.0))
             net.norm.bias.copy_(torch.randn(c))
         x = torch.randn(4, 6, c)
         net.train()
@@ -149,7 +163,8 @@ class NormBlock:
 def test_exported_layernorm_block_builds_with_the_norm_in_the_dataflow(tmp_path):
     """Exported and built by hyq: the norm is a HyqLayerNorm_rtl layer inside the dataflow
     with its cycles and non-zero estimates in FINN's reports, gamma/beta went into the next
-    thresholds (no float Mul/Add left), and FINN's Python execution equals QONNX's."""
+    thresholds (no float Mul/Add left; the negative gammas' signs into the layer's negate
+    flags), and FINN's Python execution equals QONNX's."""
     from finn.core.onnx_exec import execute_onnx as finn_execute
 
     from hyq.dataflow.build import BuildSpec, build
@@ -165,6 +180,7 @@ def test_exported_layernorm_block_builds_with_the_norm_in_the_dataflow(tmp_path)
     # the quantizer after the norm: a threshold table, or its proven requantization (hardware.requant)
     assert ops[:2] == ["Thresholding_rtl", "HyqLayerNorm_rtl"] and ops[2] in ("Thresholding_rtl", "HyqRequant_rtl"), ops
     layer = final.graph.node[1]
+    assert getCustomOp(layer).get_nodeattr("negate") == [int(g < 0) for g in net.norm.weight.tolist()]
     resources = json.loads((res.finn_report_dir / "estimate_layer_resources.json").read_text())
     cycles = json.loads((res.finn_report_dir / "estimate_layer_cycles.json").read_text())
     assert resources[layer.name]["LUT"] > 0 and resources[layer.name]["DSP"] > 0

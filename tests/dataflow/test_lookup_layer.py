@@ -181,3 +181,48 @@ def test_transpose_moves_past_a_table_with_execution_unchanged():
     assert [n.op_type for n in moved.graph.node] == ["HyqLookup", "Transpose"]
     assert list(getCustomOp(moved.graph.node[0]).get_nodeattr("ifm_dim")) == [1, 8, 4, 4]
     assert np.array_equal(execute_onnx(moved, feed)["y"], want)
+
+
+@pytest.mark.parametrize("act, opset, part", [("gelu", 17, PART), ("gelu_tanh", 20, "xczu3eg-sbva484-1-e")])
+def test_user_activation_export_builds_completely_with_finn_equal_to_qonnx(tmp_path, act, opset, part):
+    """A user's Brevitas model with a plain ``nn.GELU`` (erf, exported as Div/Erf/Add/Mul at
+    opset 17; tanh, a Gelu node at opset 20) between quantizers, exported by Brevitas itself:
+    ``hyq build`` maps it completely, the activation a HyqLookup_rtl layer with a cost, and
+    FINN's Python execution equals QONNX's."""
+    import torch
+    from brevitas import nn as qnn
+    from brevitas.export import export_qonnx
+    from brevitas.quant import Int8ActPerTensorFloat, Int8WeightPerTensorFloat
+    from finn.core.onnx_exec import execute_onnx as finn_execute
+    from qonnx.util.cleanup import cleanup_model
+
+    from hyq.export import fast_cleanup
+    from hyq.jobs.flow import build_onnx
+
+    def quant():
+        return qnn.QuantIdentity(act_quant=Int8ActPerTensorFloat, return_quant_tensor=True)
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        quant(), qnn.QuantLinear(16, 16, bias=True, weight_quant=Int8WeightPerTensorFloat),
+        qnn.QuantIdentity(act_quant=Int8ActPerTensorFloat), torch.nn.GELU(approximate="tanh" if "tanh" in act else "none"),
+        quant(), qnn.QuantLinear(16, 8, bias=False, weight_quant=Int8WeightPerTensorFloat))
+    x = torch.randn(16, 4, 16)
+    net.train()
+    for _ in range(3):
+        net(x)
+    path = tmp_path / "user.onnx"
+    export_qonnx(net.eval(), args=x[:1], export_path=str(path), dynamo=False, opset_version=opset)
+    rep = build_onnx(path, part, tmp_path / "out", target_fps=1000)
+    assert rep["complete"] and rep["unmapped_nodes"] == []
+    (table,) = [layer for layer in rep["layers"] if layer["op_type"] == "HyqLookup_rtl"]
+    assert table["LUT"] > 0
+    hw = ModelWrapper(str(next(Path(rep["build_dir"], "intermediate_models").glob("*_step_convert_to_hw.onnx"))))
+    with fast_cleanup.fast_passes():  # shapes for qonnx's executor (qonnx's own renaming drops Mul(x, x)'s second x)
+        qonnx_model = cleanup_model(ModelWrapper(str(path)))
+    rng = np.random.default_rng(0)
+    for scale in (0.3, 1.0, 4.0):
+        feed = (rng.standard_normal((1, 4, 16)) * scale).astype(np.float32)
+        want = execute_onnx(qonnx_model, {qonnx_model.graph.input[0].name: feed})[qonnx_model.graph.output[0].name]
+        got = finn_execute(hw, {hw.graph.input[0].name: feed})[hw.graph.output[0].name]
+        assert np.allclose(got, want, rtol=1e-5, atol=1e-6 * float(np.abs(want).max())), np.abs(got - want).max()

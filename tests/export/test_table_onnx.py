@@ -97,3 +97,88 @@ def test_wide_input_or_missing_output_quant_is_left_alone():
     mw.graph.node.remove(mw.graph.node[2])
     mw.graph.node[1].output[0] = "y"
     assert not InferTableActivation().apply(mw)[1]
+
+
+def _user_export(tmp_path, act: str, opset: int) -> ModelWrapper:
+    """A user's own Brevitas model, QuantIdentity -> torch activation -> QuantIdentity, exported
+    by Brevitas itself (not by hyq) at ``opset`` and cleaned up as the build does."""
+    from brevitas import nn as qnn
+    from brevitas.export import export_qonnx
+    from brevitas.quant import Int8ActPerTensorFloat
+    from qonnx.util.cleanup import cleanup_model
+
+    from hyq.export import fast_cleanup
+
+    acts = {"gelu": nn.GELU(), "gelu_tanh": nn.GELU(approximate="tanh"), "silu": nn.SiLU(),
+            "hardswish": nn.Hardswish()}
+    torch.manual_seed(0)
+    m = nn.Sequential(qnn.QuantIdentity(act_quant=Int8ActPerTensorFloat), acts[act],
+                      qnn.QuantIdentity(act_quant=Int8ActPerTensorFloat, bit_width=6))
+    x = torch.randn(16, 2, 64) * 2
+    m.train()
+    for _ in range(3):
+        m(x)
+    path = tmp_path / f"{act}_{opset}.onnx"
+    export_qonnx(m.eval(), args=x[:1], export_path=str(path), dynamo=False, opset_version=opset)
+    with fast_cleanup.fast_passes():  # qonnx's own renaming drops the second x of Mul(x, x)
+        return cleanup_model(ModelWrapper(str(path)))
+
+
+@pytest.mark.parametrize("act, opset, exported", [
+    ("gelu", 17, {"Erf", "Div"}), ("gelu_tanh", 17, {"Tanh", "Mul"}), ("gelu_tanh", 20, {"Gelu"}),
+    ("silu", 13, {"Sigmoid", "Mul"}), ("hardswish", 13, {"HardSigmoid", "Mul"})])
+def test_user_activation_exports_are_tabulated_equal_to_qonnx(tmp_path, act, opset, exported):
+    """Torch's own export of a user's activation (GELU as Erf or tanh pattern, SiLU, Hardswish
+    as HardSigmoid * x) becomes one TableActivation, equal to QONNX on every input code."""
+    from hyq.export.tables import TabulatePointwise
+
+    mw = _user_export(tmp_path, act, opset)
+    assert exported <= {n.op_type for n in mw.graph.node}
+    if act == "gelu_tanh":  # the named-function rewrite takes erf-GELU only; tanh-GELU is a subgraph's table
+        assert not InferTableActivation().apply(ModelWrapper(mw.model))[1]
+    out = mw.transform(TabulatePointwise())  # what `hyq build` runs on a user's export
+    assert [n.op_type for n in out.graph.node] == ["Quant", "TableActivation"]
+    assert getCustomOp(out.graph.node[1]).get_nodeattr("function") == "graph"
+    scale = float(mw.get_initializer(mw.graph.node[0].input[1]))
+    codes = np.arange(-128, 128, dtype=np.float32) * scale  # every input code, in two feeds
+    for x in (codes[:128], codes[128:], np.linspace(-40, 40, 128, dtype=np.float32)):
+        feed = {"global_in": x.reshape(1, 2, 64)}
+        assert np.array_equal(execute_onnx(out, feed)["global_out"], execute_onnx(mw, feed)["global_out"])
+
+
+def _pointwise_graph(nodes, extra_out=None) -> ModelWrapper:
+    """x -> Quant(8 bits) -> ``nodes`` (reading 'a', writing 'f') -> Quant(6 bits) -> y."""
+    outs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 64])]
+    if extra_out:
+        outs.append(helper.make_tensor_value_info(extra_out, TensorProto.FLOAT, [2, 64]))
+    g = helper.make_graph([_quant("qa", "x", "a", 0.05, 8, True), *nodes, _quant("qb", "f", "y", 0.03, 6, True)], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 64])], outs)
+    mw = ModelWrapper(qonnx_make_model(g, opset_imports=[helper.make_opsetid("", 17)]))
+    for q, s, b in (("qa", 0.05, 8), ("qb", 0.03, 6)):
+        mw.set_initializer(f"{q}_s", np.float32(s))
+        mw.set_initializer(f"{q}_z", np.float32(0))
+        mw.set_initializer(f"{q}_b", np.float32(b))
+    mw.set_initializer("c", np.float32(0.7))
+    mw.set_initializer("per_channel", np.linspace(0.5, 2, 64, dtype=np.float32))
+    return mw.transform(InferShapes())
+
+
+def test_subgraphs_that_are_not_pointwise_tables_are_left_alone():
+    """Not a table: an op that mixes elements (Softmax), a per-channel constant, a tensor that
+    also leaves the subgraph elsewhere, or only ops FINN streamlines into thresholds (ReLU)."""
+    from hyq.export.tables import TabulatePointwise
+
+    cases = {
+        "softmax": [helper.make_node("Softmax", ["a"], ["f"], axis=-1)],
+        "per-channel": [helper.make_node("Mul", ["a", "per_channel"], ["m"]), helper.make_node("Tanh", ["m"], ["f"])],
+        "second exit": [helper.make_node("Tanh", ["a"], ["t"]), helper.make_node("Mul", ["t", "c"], ["f"])],
+        "relu": [helper.make_node("Relu", ["a"], ["r"]), helper.make_node("Mul", ["r", "c"], ["f"])],
+    }
+    for name, nodes in cases.items():
+        mw = _pointwise_graph(nodes, extra_out="t" if name == "second exit" else None)
+        assert not TabulatePointwise().apply(mw)[1], name
+    mw = _pointwise_graph([helper.make_node("Tanh", ["a"], ["f"])])
+    assert TabulatePointwise().apply(mw)[1]  # the same graph with a pointwise function is a table
+    mw = _pointwise_graph([helper.make_node("Tanh", ["a"], ["f"])])
+    mw.set_initializer("qa_b", np.float32(9))  # 9-bit input: 512 entries, not a table here
+    assert not TabulatePointwise().apply(mw)[1]

@@ -108,3 +108,18 @@ def test_inputs_out_of_range_or_not_integer_are_refused():
         layernorm_with_params(np.array([[0.5, 1, 2, 3]]), p)
     with pytest.raises(ValueError, match="4 channels"):
         layernorm_with_params(np.zeros((1, 5), dtype=int), p)
+
+
+def test_negate_flips_flagged_channels_exactly_in_the_symmetric_range():
+    """A negative gamma's sign taken into the layer: the flagged channels come out as -o, on
+    edge rows too (saturated outputs stay in range), and a wrong flag count is refused."""
+    c = 12
+    p = layernorm_params(c, 0.05)
+    flags = np.arange(c) % 3 == 0
+    for name, x in edge_rows(c).items():
+        o = layernorm_with_params(x, p)
+        got = layernorm_with_params(x, p, negate=flags)
+        assert np.array_equal(got, np.where(flags, -o, o)), name
+        assert np.abs(got).max() <= p.out_max
+    with pytest.raises(ValueError, match="12 channel flags"):
+        layernorm_with_params(edge_rows(c)["random"], p, negate=flags[:5])

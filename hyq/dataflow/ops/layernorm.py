@@ -5,8 +5,11 @@ scale absorbed, :class:`AbsorbScaleIntoLayerNorm`) into ``HyqLayerNorm`` -> ``Mu
 the layer streams the signed normalised codes, the Mul restores the node's float output.
 The affine part (gamma, beta) is not in the layer: it is the per-channel Mul and Add in
 front of the next quantizer, which streamlining absorbs into that quantizer's thresholds
-together with the 2^-F (FINN's ``AbsorbMulIntoMultiThreshold`` takes a per-channel
-multiplier only when it is positive: a negative gamma stays a Mul, see the report).
+together with the 2^-F. FINN's ``AbsorbMulIntoMultiThreshold`` takes a per-channel
+multiplier only when it is positive; streamlining factors a negative gamma into its
+magnitude (absorbed) and a per-channel Mul by +-1, which :class:`AbsorbSignIntoLayerNorm`
+takes into the layer (its ``negate`` flags: the RTL negates those channels, exact in the
+symmetric output range), so no Mul is left.
 
 - Python execution: :func:`hyq.integer.layernorm.layernorm_with_params` with the node's
   recorded constants (the one integer reference).
@@ -51,12 +54,18 @@ class HyqLayerNorm(LastAxisFolded, HWCustomOp):
             "ifm_dim": ("ints", True, []),
             "PE": ("i", False, 1),
             "input_data_type": ("s", True, ""),
+            "negate": ("ints", False, []),  # per-channel 0/1: output -o (a negative gamma's sign)
         })
         attrs.update(super().get_nodeattr_types())
         return attrs
 
     def params(self) -> LayerNormParams:
         return params_of(self.get_nodeattr)
+
+    def negate(self) -> list[int] | None:
+        """Per-channel negate flags, or None when no channel is negated."""
+        flags = [int(f) for f in self.get_nodeattr("negate")]
+        return flags if any(flags) else None
 
     def channels(self) -> int:
         return int(self.get_normal_input_shape()[-1])
@@ -75,6 +84,8 @@ class HyqLayerNorm(LastAxisFolded, HWCustomOp):
             info.append(f"HyqLayerNorm over {p.channels} channels, PE {self.get_nodeattr('PE')}")
             if p.channels != self.channels():
                 info.append(f"HyqLayerNorm: {p.channels} channels recorded, the input has {self.channels()}")
+            if self.get_nodeattr("negate") and len(self.get_nodeattr("negate")) != p.channels:
+                info.append(f"HyqLayerNorm: negate has {len(self.get_nodeattr('negate'))} flags, not {p.channels}")
             self.get_folded_input_shape()
         except Exception as exc:  # noqa: BLE001 - verify_node reports, it does not raise
             info.append(f"HyqLayerNorm attributes invalid: {exc}")
@@ -86,7 +97,7 @@ class HyqLayerNorm(LastAxisFolded, HWCustomOp):
         p = self.params()
         x = np.rint(np.asarray(context[node.input[0]], dtype=np.float64) / p.scale).astype(np.int64)
         x = x.reshape(self.get_normal_input_shape())
-        context[node.output[0]] = layernorm_with_params(x, p).astype(np.float32)
+        context[node.output[0]] = layernorm_with_params(x, p, negate=self.negate()).astype(np.float32)
 
     def get_exp_cycles(self):
         return self.n_tokens() * _eda.cycles_per_token(self.params(), self.get_nodeattr("PE"))
@@ -95,7 +106,9 @@ class HyqLayerNorm(LastAxisFolded, HWCustomOp):
         return self.get_input_datatype().bitwidth()
 
     def lut_estimation(self, fpgapart=None):
-        return _cost.lut_estimate(self.params(), self.get_nodeattr("PE"), self._lane_bits())
+        pe = self.get_nodeattr("PE")
+        return _cost.lut_estimate(self.params(), pe, self._lane_bits()) + \
+            (_cost.negate_luts(self.params(), pe) if self.negate() else 0)
 
     def dsp_estimation(self, fpgapart=None):
         return _cost.dsp_estimate(self.params(), self.get_nodeattr("PE"), self._lane_bits())
@@ -117,7 +130,10 @@ class HyqLayerNorm_rtl(HyqRTLBackend, HyqLayerNorm):  # noqa: N801 - FINN's nami
 
     def verilog_params(self) -> dict:
         dt = self.get_input_datatype()
-        return _eda.verilog_params(self.params(), self.get_nodeattr("PE"), dt.bitwidth(), dt.signed())
+        vp = _eda.verilog_params(self.params(), self.get_nodeattr("PE"), dt.bitwidth(), dt.signed(), self.negate())
+        if "NEGATE" in vp:  # a sized literal: C bits may exceed Verilog's 32-bit integer
+            vp["NEGATE"] = f"{self.channels()}'h{vp['NEGATE']:x}"
+        return vp
 
     def wrapper_body(self) -> str:
         return self.axis_core("hyq_layernorm", self.verilog_params(), self.get_instream_width(),
@@ -163,6 +179,42 @@ class InferIntLayerNorm(Transformation):
         return model, False
 
 
+class AbsorbSignIntoLayerNorm(Transformation):
+    """``HyqLayerNorm -> Mul(+-1 per channel)`` -> ``HyqLayerNorm(negate)``.
+
+    What streamlining leaves of a negative gamma (FINN's FactorOutMulSignMagnitude: the
+    magnitude goes into the thresholds, the sign stays a Mul). The layer's output range is
+    symmetric, so negating a channel inside it is exact and the output type is unchanged.
+    """
+
+    def apply(self, model: ModelWrapper):
+        for node in model.graph.node:
+            if node.op_type != "HyqLayerNorm":
+                continue
+            consumers = model.find_consumers(node.output[0]) or []
+            if len(consumers) != 1 or consumers[0].op_type != "Mul" or node.output[0] in \
+                    [o.name for o in model.graph.output]:
+                continue
+            mul = consumers[0]
+            other = mul.input[1] if mul.input[0] == node.output[0] else mul.input[0]
+            sign = model.get_initializer(other)
+            inst = getCustomOp(node)
+            c = inst.channels()
+            if sign is None or sign.size not in (1, c) or (sign.size == c and sign.shape[-1] != c) \
+                    or not np.all(np.isin(sign, (-1.0, 1.0))):
+                continue
+            flags = np.resize(np.asarray(sign).reshape(-1) < 0, c)
+            old = np.asarray(inst.get_nodeattr("negate") or [0] * c, dtype=bool)
+            inst.set_nodeattr("negate", [int(f) for f in old ^ flags])
+            dt = model.get_tensor_datatype(node.output[0])
+            node.output[0] = mul.output[0]
+            model.graph.node.remove(mul)
+            model.set_tensor_datatype(node.output[0], dt)
+            return model, True
+        return model, False
+
+
 declare(HyqLayerNorm, HyqLayerNorm_rtl)
 
-__all__ = ["AbsorbScaleIntoLayerNorm", "HyqLayerNorm", "HyqLayerNorm_rtl", "InferIntLayerNorm"]
+__all__ = ["AbsorbScaleIntoLayerNorm", "AbsorbSignIntoLayerNorm", "HyqLayerNorm", "HyqLayerNorm_rtl",
+           "InferIntLayerNorm"]

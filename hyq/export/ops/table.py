@@ -2,7 +2,8 @@
 
 It reads the dequantized input ``(c - z_in) * s_in`` that the Quant node before it emits,
 recovers the code ``c``, looks up ``table`` (built by :func:`hyq.integer.table.build_table`
-and recorded as an attribute, not recomputed) and emits the dequantized output
+or tabulated from the exported subgraph, :class:`hyq.export.tables.TabulatePointwise`;
+recorded as an attribute, not recomputed) and emits the dequantized output
 ``(t - z_out) * s_out`` in float32, as the Quant node it replaces did.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from hyq.export.ops.base import FloatPointwise
-from hyq.integer.table import FUNCTIONS, TableSpec, lookup
+from hyq.integer.table import FROM_GRAPH, FUNCTIONS, TableSpec, lookup
 
 _INTS = ("in_bits", "in_signed", "in_narrow", "in_zero", "out_bits", "out_signed", "out_narrow", "out_zero")
 
@@ -22,7 +23,7 @@ class TableActivation(FloatPointwise):
     def get_nodeattr_types(self):
         attrs = {name: ("i", True, 0) for name in _INTS}
         attrs.update({
-            "function": ("s", True, "silu", set(FUNCTIONS)),
+            "function": ("s", True, "silu", {*FUNCTIONS, FROM_GRAPH}),
             "in_scale": ("f", True, 0.0),
             "out_scale": ("f", True, 0.0),
             "table": ("ints", True, []),
