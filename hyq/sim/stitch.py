@@ -298,6 +298,21 @@ def glue_cpp(in_bits: list[int], out_bits: list[int]) -> str:
     )
 
 
+#: FINN's FIFO wrapper (finn-rtllib fifo_template.v) simulates an unbounded ``fifo_gauge``
+#: under FINN_SIMULATION; hyq selects it by its own define instead (harness ``real_fifos``)
+_GAUGE_SELECT = "`ifdef FINN_SIMULATION\n\tfifo_gauge"
+
+
+def gauge_switch(text: str, path: Path) -> str:
+    """A StreamingFIFO's generated wrapper (its only generated file) with its gauge selected
+    by :data:`FIFO_GAUGE` instead of FINN_SIMULATION; HyqError when the wrapper no longer has
+    FINN's text (a ``real_fifos`` run would otherwise silently simulate the unbounded gauge)."""
+    if text.count(_GAUGE_SELECT) != 1:
+        raise HyqError(f"{path}: FINN's FIFO wrapper changed (no single '`ifdef FINN_SIMULATION' before "
+                       "fifo_gauge); hyq.sim.stitch cannot select real FIFOs, update _GAUGE_SELECT")
+    return text.replace(_GAUGE_SELECT, f"`ifdef {FIFO_GAUGE}\n\tfifo_gauge")
+
+
 def stage_sources(nodes: list[NodeRTL], src_dir: Path, data_dir: Path | None) -> list[Path]:
     """Copy the nodes' RTL into ``src_dir`` (memory paths made relative) and their memory
     files into ``data_dir/<node>/``; return the Verilog sources in compile order
@@ -314,9 +329,8 @@ def stage_sources(nodes: list[NodeRTL], src_dir: Path, data_dir: Path | None) ->
         for f in n.gen_sources:
             text = f.read_text().replace(f"{n.code_gen_dir}/", f"{n.name}/").replace(str(n.code_gen_dir), n.name)
             text = text.replace('"./', f'"{n.name}/')  # paths FINN wrote relative to code_gen_dir
-            # FINN's FIFO wrapper simulates an unbounded fifo_gauge under FINN_SIMULATION; hyq
-            # picks it by its own define (harness ``real_fifos``), so a run can check real depths
-            text = text.replace("`ifdef FINN_SIMULATION\n\tfifo_gauge", f"`ifdef {FIFO_GAUGE}\n\tfifo_gauge")
+            if n.fifo:
+                text = gauge_switch(text, f)
             if f.name in staged:
                 if staged[f.name] != text:
                     raise HyqError(f"two layers generate different RTL files named {f.name}")

@@ -4,13 +4,16 @@ hyq.sim.rtlsim.size_build_fifos), and the measured latency in the report."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import finn
 import pytest
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
+from hyq.errors import HyqError
 from hyq.sim import fifos
-from hyq.sim.stitch import FIFO_PEAK
+from hyq.sim.stitch import FIFO_GAUGE, FIFO_PEAK, NodeRTL, stage_sources
 from hyq.sim.harness import fifo_peaks
 from tests.conftest import hyq
 
@@ -18,6 +21,26 @@ from tests.conftest import hyq
 def test_sized_depths_and_peak_lines():
     assert fifo_peaks(f"x\n{FIFO_PEAK} StreamingFIFO_rtl_3 17\n{{}}\n") == {"StreamingFIFO_rtl_3": 17}
     assert fifos.sized_depths({"a": 0, "b": 40}) == {"a": fifos.MIN_DEPTH, "b": 40 + fifos.MARGIN}
+
+
+def test_real_fifos_need_finns_wrapper_text(tmp_path):
+    """The staged FIFO wrapper selects its gauge by hyq's define; a wrapper whose text no longer
+    matches is an error, not a silent run of the unbounded gauge."""
+    template = Path(finn.__file__).parent / "finn-rtllib" / "fifo" / "hdl" / "fifo_template.v"
+
+    def staged(text: str) -> str:
+        cgd = tmp_path / "cgd"
+        cgd.mkdir(exist_ok=True)
+        (cgd / "StreamingFIFO_rtl_0.v").write_text(text)
+        node = NodeRTL("StreamingFIFO_rtl_0", "StreamingFIFO_rtl_0", [], [cgd / "StreamingFIFO_rtl_0.v"], cgd, [], [],
+                       fifo=True)
+        (src,) = stage_sources([node], tmp_path / "src", None)
+        return src.read_text()
+
+    text = staged(template.read_text())
+    assert f"`ifdef {FIFO_GAUGE}\n\tfifo_gauge" in text and "FINN_SIMULATION" not in text
+    with pytest.raises(HyqError, match="FIFO wrapper changed"):
+        staged(template.read_text().replace("`ifdef FINN_SIMULATION\n\t", "`ifdef FINN_SIMULATION\n  "))
 
 
 @pytest.mark.slow
