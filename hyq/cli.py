@@ -44,6 +44,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
         fit=args.fit,
         requant=args.requant,
         steps=args.steps,
+        fifo_depths=args.fifo_depths,
     )
     return 0
 
@@ -269,6 +270,9 @@ def _parser() -> argparse.ArgumentParser:
                         "cheaper, default), always, never")
     b.add_argument("--steps", choices=tuple(STEP_SETS), default=HardwareConfig.steps,
                    help="estimate (default) or codegen: also generate the RTL, for `hyq sim` and `hyq synth`")
+    b.add_argument("--fifo-depths", type=Path, default=None, metavar="FILE",
+                   help="FIFO depths (fifo_depths.json from `hyq sim BUILD --size-fifos`, FINN's "
+                        "ApplyFIFODepthsFromFile format) for the FIFOs `hyq sim` inserts")
     b.add_argument("--out", type=Path, required=True, help="output folder")
     _add_allow_unmapped(b)
     b.set_defaults(func=_cmd_build)

@@ -1,7 +1,7 @@
 // Generic Verilator harness for a FINN-style dataflow DUT: any number of AXI-stream inputs
 // (in<i>_V) and outputs (out<j>_V), clock ap_clk, active-low reset ap_rst_n.
 //
-// usage: sim CONTROL.txt
+// usage: sim CONTROL.txt [+plusarg ...]   (plusargs go to the design's $value$plusargs)
 //   CONTROL.txt, whitespace separated:
 //     max_cycles seed p_valid p_ready
 //     then per input  stream: n_beats words.bin          (uint32 LE, ceil(bits/32) per beat)
@@ -28,8 +28,8 @@ typedef VerilatedFstC Trace;
 static std::size_t words_of(int bits) { return (std::size_t)((bits + 31) / 32); }
 
 int main(int argc, char** argv) {
-    if (argc != 2) {
-        std::fprintf(stderr, "usage: %s CONTROL.txt\n", argv[0]);
+    if (argc < 2) {
+        std::fprintf(stderr, "usage: %s CONTROL.txt [+plusarg ...]\n", argv[0]);
         return 2;
     }
     std::ifstream ctl(argv[1]);
@@ -59,6 +59,7 @@ int main(int argc, char** argv) {
     ctl >> trace_path;
 
     VerilatedContext ctx;
+    ctx.commandArgs(argc, argv);
     Vdut dut(&ctx);
 #ifdef HYQ_TRACE
     ctx.traceEverOn(true);

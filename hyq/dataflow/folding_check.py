@@ -2,7 +2,9 @@
 
 :func:`load` runs before the build starts (JSON, layout, value types); :func:`check_names`
 runs just before ``step_apply_folding_config``, against the layers the model has by then,
-including whether each PE/SIMD divides the dimension it folds.
+including whether each PE/SIMD divides the dimension it folds. FIFO-depth files (FINN's
+``ApplyFIFODepthsFromFile`` format, ``hyq build --fifo-depths``) are checked by
+:func:`load_fifo_depths`; each kind of file given in the other's place is named as such.
 """
 
 from __future__ import annotations
@@ -24,20 +26,33 @@ _FLAG_ATTRS = ("parallel_window",)
 _DIVIDES = (("PE", ("MH", "Channels", "NumChannels", "NumOutputChannels")), ("SIMD", ("MW", "IFMChannels")))
 
 
+#: the key of FINN's FIFO-depth file (``{"fifo_depths": {fifo layer: depth}, "impl_style": ...,
+#: "ram_style": ...}``, as ``step_set_fifo_depths`` reports and ``ApplyFIFODepthsFromFile`` reads)
+FIFO_DEPTHS = "fifo_depths"
+#: FIFO attributes FINN's ApplyFIFODepthsFromFile sets next to the depth, and hyq's defaults
+_FIFO_STYLES = {"impl_style": ("rtl", ("rtl", "vivado")), "ram_style": ("auto", ("auto", "block", "distributed", "ultra"))}
+
+
+def _read_json(path: Path, what: str, like: str):
+    if not path.is_file():
+        raise HyqError(f"{what} not found: {path}")
+    try:
+        return json.loads(path.read_text())
+    except UnicodeDecodeError:
+        raise HyqError(f"{path}: not a text (JSON) file; give a {what} like {like}") from None
+    except json.JSONDecodeError as exc:
+        raise HyqError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+
+
 def load(path: Path | str) -> dict[str, dict[str, Any]]:
     """The folding file as a dict; HyqError naming the file and the bad key otherwise."""
     path = Path(path)
-    if not path.is_file():
-        raise HyqError(f"folding file not found: {path}")
-    try:
-        raw = json.loads(path.read_text())
-    except UnicodeDecodeError:
-        raise HyqError(f"{path}: not a text (JSON) file; give a folding file like FINN's "
-                       "applied_folding_config.json") from None
-    except json.JSONDecodeError as exc:
-        raise HyqError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    raw = _read_json(path, "folding file", "FINN's applied_folding_config.json")
     if not isinstance(raw, dict):
         raise HyqError(f"{path}: a folding file is a JSON object of layer names, got {type(raw).__name__}")
+    if isinstance(raw.get(FIFO_DEPTHS), dict):
+        raise HyqError(f"{path} is a FIFO-depth file (as `hyq sim --size-fifos` writes), not a folding file; "
+                       "give it to `hyq build` as --fifo-depths")
     for name, attrs in raw.items():
         if not isinstance(attrs, dict):
             raise HyqError(f"{path}: '{name}' must map to an object of attributes such as "
@@ -56,6 +71,32 @@ def load(path: Path | str) -> dict[str, dict[str, Any]]:
             if k in attrs and (isinstance(v, bool) or v not in (0, 1)):
                 raise HyqError(f"{path}: {name}.{k} must be 0 or 1, got {json.dumps(v)[:40]}")
     return raw
+
+
+def load_fifo_depths(path: Path | str) -> dict[str, dict[str, Any]]:
+    """A FIFO-depth file, FINN's ``ApplyFIFODepthsFromFile`` format as ``hyq sim --size-fifos``
+    writes it, with ``impl_style``/``ram_style`` filled in (rtl, auto) for FIFOs it leaves out;
+    HyqError naming the file and the problem otherwise."""
+    path = Path(path)
+    raw = _read_json(path, "FIFO-depth file", "the fifo_depths.json `hyq sim --size-fifos` writes")
+    depths = raw.get(FIFO_DEPTHS) if isinstance(raw, dict) else None
+    if not isinstance(depths, dict) or not depths:
+        raise HyqError(f"{path}: not a FIFO-depth file (no \"{FIFO_DEPTHS}\" object of FIFO layers and depths, "
+                       "as `hyq sim --size-fifos` writes); a folding file goes to --folding")
+    for name, d in depths.items():
+        if isinstance(d, bool) or not isinstance(d, int) or d < 2:
+            raise HyqError(f"{path}: {FIFO_DEPTHS}.{name} must be an integer depth of at least 2, got {json.dumps(d)[:40]}")
+    out = {FIFO_DEPTHS: dict(depths)}
+    for key, (default, allowed) in _FIFO_STYLES.items():
+        given = raw.get(key, {})
+        if not isinstance(given, dict):
+            raise HyqError(f"{path}: {key} must map FIFO layers to one of {', '.join(allowed)}, got {json.dumps(given)[:40]}")
+        for name, v in given.items():
+            if name not in depths or v not in allowed:
+                raise HyqError(f"{path}: {key}.{name} = {json.dumps(v)[:40]}: " + (
+                    f"{name} has no entry in {FIFO_DEPTHS}" if name not in depths else f"use one of {', '.join(allowed)}"))
+        out[key] = {name: given.get(name, default) for name in depths}
+    return out
 
 
 def _node_ints(node) -> dict[str, Any]:

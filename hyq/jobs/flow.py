@@ -15,7 +15,7 @@ import torch
 
 from hyq import cache, config, outdir
 from hyq.data import from_config as load_data
-from hyq.dataflow import BuildSpec, build, require_report_step
+from hyq.dataflow import BuildSpec, build, folding_check, require_report_step
 from hyq.errors import HyqError
 from hyq.export import check, export, load_checked
 from hyq.jobs.quantize import float_model, inputs_payload
@@ -24,6 +24,7 @@ from hyq.progress import info, stage
 from hyq.quantize import accuracy, train
 from hyq.quantize.ptq import float_state, load_float_state
 from hyq.report import assemble, clear, summary, unmapped_error, write
+from hyq.sim import fifos
 
 #: test samples pushed through both Brevitas and the QONNX executor
 CHECK_SAMPLES = 32
@@ -119,7 +120,8 @@ def _run_flow(cfg: config.FlowConfig, spec: BuildSpec, out: Path, allow_unmapped
     with stage(f"FINN build ({spec.steps}, {spec.part})"):
         result, spec, extra = _fit_or_build(onnx_path, spec, out, cfg.hardware.fit)
     rep = assemble(result, spec, cfg.model.name, onnx_path,
-                   {"accuracy": acc, "export_check": chk.as_dict(), "flow_config": cfg.as_dict(), **extra})
+                   {"accuracy": acc, "export_check": chk.as_dict(), "flow_config": cfg.as_dict(), **extra,
+                    **_place_fifo_depths(out, None)})
     return _finish(rep, out, onnx_path, allow_unmapped)
 
 
@@ -149,31 +151,50 @@ def _fit_or_build(src: Path, spec: BuildSpec, out: Path, fit: float | None, max_
 def build_onnx(model_path: Path, part: str, out_dir: Path, target_fps: int | None = None,
                folding: Path | None = None, clock_ns: float = config.HardwareConfig.clock_ns,
                steps: str = config.HardwareConfig.steps, allow_unmapped: bool = False,
-               fit: float | None = None, requant: str = config.HardwareConfig.requant) -> dict[str, Any]:
+               fit: float | None = None, requant: str = config.HardwareConfig.requant,
+               fifo_depths: Path | None = None) -> dict[str, Any]:
     """FINN estimate build of any QONNX model; writes report.json / report.md to ``out_dir``.
 
     Every input is checked before FINN starts; unmapped nodes are an error unless ``allow_unmapped``.
     With ``fit`` (a fraction), the folding is searched to fill that fraction of the part;
     ``target_fps`` then caps the search (the fastest folding within the fraction, at most that fps).
+    ``fifo_depths``: a FIFO-depth file (``hyq sim --size-fifos``), the depths of the build's
+    FIFOs, which exist only in its simulated graph (``hyq sim``; :func:`_place_fifo_depths`).
     """
     model_path = Path(model_path)
+    depths = folding_check.load_fifo_depths(fifo_depths) if fifo_depths is not None else None
     load_checked(model_path)  # one clear error for a missing or corrupt file, before anything else
     spec = BuildSpec(part=part, clock_ns=clock_ns, target_fps=target_fps,
                      folding=str(folding) if folding else None, steps=steps, requant=requant)
     require_report_step(spec.steps)
     with outdir.claim(Path(out_dir)) as out:
-        return _build_onnx(model_path, spec, out, allow_unmapped, fit, target_fps if fit else None)
+        return _build_onnx(model_path, spec, out, allow_unmapped, fit, target_fps if fit else None,
+                           depths and (Path(fifo_depths), depths))
+
+
+def _place_fifo_depths(out: Path, given: tuple[Path, dict] | None) -> dict[str, Any]:
+    """The FIFO-depth file of a build (``<out>/fifo_depths.json``, which ``hyq sim`` applies to
+    the FIFOs it inserts): the given one, checked, or none (an earlier one sized another
+    build). Report keys saying so."""
+    path = out / fifos.DEPTHS_FILE
+    if given is None:
+        path.unlink(missing_ok=True)
+        return {}
+    src, conf = given
+    fifos.write_conf(path, conf)
+    return {"fifo_depths": {"file": str(src.resolve()), "fifos": len(conf[folding_check.FIFO_DEPTHS])}}
 
 
 def _build_onnx(model_path: Path, spec: BuildSpec, out: Path, allow_unmapped: bool,
-                fit: float | None, max_fps: int | None = None) -> dict[str, Any]:
+                fit: float | None, max_fps: int | None = None,
+                fifo_depths: tuple[Path, dict] | None = None) -> dict[str, Any]:
     clear(out)
     src = out / "model.onnx"
     if model_path.resolve() != src.resolve():
         shutil.copyfile(model_path, src)
     with stage(f"FINN build ({spec.steps}, {spec.part})" + (f", fit {fit:.0%}" if fit else "")):
         result, spec, extra = _fit_or_build(src, spec, out, fit, max_fps)
-    rep = assemble(result, spec, model_path.name, src, extra)
+    rep = assemble(result, spec, model_path.name, src, {**extra, **_place_fifo_depths(out, fifo_depths)})
     if not rep["layers"]:
         raise HyqError(f"{model_path}: no node became a FINN hardware layer; is the model quantized (QONNX Quant nodes)?")
     return _finish(rep, out, src, allow_unmapped)

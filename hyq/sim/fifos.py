@@ -1,25 +1,34 @@
 """FIFO depths from simulation (``hyq sim BUILD_DIR --size-fifos``).
 
 The stitched top counts the words each StreamingFIFO holds (:mod:`hyq.sim.stitch`); a FIFO
-then gets the smallest depth that held its peak, plus :data:`MARGIN`, and at least the 2
-words FINN's ``fifo.sv`` requires. The sized depths replace those of the build's simulated
-graph (its FIFO RTL regenerated) and are written as FINN's FIFO-depth file
-(``ApplyFIFODepthsFromFile``: ``{"fifo_depths": {layer: depth}}``).
+first gets the smallest depth that held its peak, plus :data:`MARGIN`, and at least the 2
+words FINN's ``fifo.sv`` requires (:func:`sized_depths`). Those depths are sufficient, not
+minimal: a FIFO that filled up only because its reader was slow holds more than the
+throughput needs. :func:`minimal_depths` then searches each FIFO deeper than
+:data:`SEARCH_ABOVE` words for the smallest depth that keeps the throughput. The sized depths
+replace those of the build's simulated graph (its FIFO RTL regenerated) and are written as
+FINN's FIFO-depth file (``ApplyFIFODepthsFromFile``: ``{"fifo_depths": {layer: depth}}``).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
+
+from hyq.dataflow.folding_check import FIFO_DEPTHS
 
 #: words added to each measured peak: covers one beat in flight on each side of the FIFO
 #: (a run with random backpressure then checks that the depths neither stall nor deadlock)
 MARGIN = 2
 #: the shallowest FIFO fifo.sv builds
 MIN_DEPTH = 2
+#: FIFOs at most this deep are not searched: fifo.sv builds them as one SRL shift register
+#: (up to 33 words, 1 LUT per bit), so fewer words save next to nothing
+SEARCH_ABOVE = 32
 #: FINN's FIFO-depth file, next to the build's report
 DEPTHS_FILE = "fifo_depths.json"
 #: fifo.sv picks UltraRAM above this many words (a part's URAM is not checked, Zynq-7000 has
@@ -40,6 +49,30 @@ def fifo_nodes(model: ModelWrapper) -> list:
 def sized_depths(peaks: dict[str, int]) -> dict[str, int]:
     """The depth per FIFO layer for its measured peak occupancy."""
     return {name: max(MIN_DEPTH, int(p) + MARGIN) for name, p in peaks.items()}
+
+
+def minimal_depths(depths: dict[str, int], keeps: Callable[[dict[str, int]], bool],
+                   report: Callable[[str], None] = lambda line: None) -> dict[str, int]:
+    """The smallest depth per FIFO deeper than :data:`SEARCH_ABOVE` that still ``keeps`` the
+    design's throughput, found by bisection between :data:`MIN_DEPTH` and its depth in
+    ``depths`` (which must keep it), one FIFO at a time, deepest first, the others at their
+    depths so far. ``keeps(depths)`` runs the design at those depths (False: slower, wrong or
+    deadlocked). Bisection assumes a deeper FIFO never lowers the throughput. One ``report``
+    line per FIFO searched."""
+    chosen = dict(depths)
+    order = sorted((k for k, d in depths.items() if d > SEARCH_ABOVE), key=lambda k: (-depths[k], k))
+    for i, name in enumerate(order):
+        lo, hi, runs = MIN_DEPTH, chosen[name], 0
+        while lo < hi:
+            mid = (lo + hi) // 2
+            runs += 1
+            if keeps({**chosen, name: mid}):
+                hi = mid
+            else:
+                lo = mid + 1
+        chosen[name] = hi
+        report(f"FIFO depth search {i + 1}/{len(order)} {name}: {depths[name]} -> {hi} words ({runs} runs)")
+    return chosen
 
 
 def memory(model: ModelWrapper, part: str) -> dict:
@@ -65,10 +98,29 @@ def apply_depths(model: ModelWrapper, depths: dict[str, int], part: str, clock_n
     return model
 
 
-def write_depths(path: Path, depths: dict[str, int]) -> Path:
-    """FINN's FIFO-depth file for ``depths``."""
+def regenerate(model: ModelWrapper, names, part: str, clock_ns: float) -> None:
+    """Generate the named FIFOs' RTL again from ``model`` as it is (after a trial changed it on disk)."""
+    names = set(names)
+    for n in fifo_nodes(model):
+        if n.name in names:
+            getCustomOp(n).generate_hdl(model, part, clock_ns)
+
+
+def write_depths(path: Path, model: ModelWrapper) -> Path:
+    """FINN's FIFO-depth file of ``model``'s FIFOs (depth, impl_style, ram_style per layer, as
+    ``ApplyFIFODepthsFromFile`` reads it and ``hyq build --fifo-depths`` takes it)."""
+    path = Path(path)
+    insts = {n.name: getCustomOp(n) for n in fifo_nodes(model)}
+    conf = {FIFO_DEPTHS: {k: int(i.get_nodeattr("depth")) for k, i in sorted(insts.items())}}
+    for key in ("impl_style", "ram_style"):
+        conf[key] = {k: i.get_nodeattr(key) for k, i in sorted(insts.items())}
+    return write_conf(path, conf)
+
+
+def write_conf(path: Path, conf: dict) -> Path:
+    """Write a FIFO-depth file (a dict as :func:`hyq.dataflow.folding_check.load_fifo_depths` returns) atomically."""
     path = Path(path)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"fifo_depths": dict(sorted(depths.items()))}, indent=1) + "\n")
+    tmp.write_text(json.dumps(conf, indent=1) + "\n")
     tmp.replace(path)
     return path

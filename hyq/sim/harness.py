@@ -26,6 +26,11 @@ HEADER = TB_DIR / "hyq_axis.h"
 TRACE_FORMATS = {".vcd": ("--trace", 1), ".fst": ("--trace-fst", 2)}
 
 
+class SimTimeout(HyqError):
+    """A run that did not finish within its cycle budget: the design hangs (deadlock) or is
+    far slower than the budget assumed."""
+
+
 @dataclass
 class Run:
     """One harness run: output beats per output stream and the cycle each was taken."""
@@ -59,7 +64,8 @@ def cycle_budget(estimate_cycles: float, beats: int) -> int:
 def run(nodes: list[stitch.NodeRTL], graph_inputs: list[str], graph_outputs: list[str],
         in_beats: list[list[int]], out_counts: list[int], work: Path, trace: Path | None = None,
         max_cycles: int | None = None, tool: verilator.Verilator | None = None, stall: float = 0.0,
-        seed: int = 0, trace_depth: int = 0, real_fifos: bool = False) -> Run:
+        seed: int = 0, trace_depth: int = 0, real_fifos: bool = False,
+        fifo_limits: dict[str, int] | None = None) -> Run:
     """Stitch ``nodes``, build (or reuse) the simulator, drive ``in_beats``, collect outputs.
 
     ``stall``: probability per cycle that a source withholds TVALID and, independently, that
@@ -67,6 +73,9 @@ def run(nodes: list[stitch.NodeRTL], graph_inputs: list[str], graph_outputs: lis
     hierarchy levels in the waveform (0: all; 2: ``hyq_top``'s streams between layers).
     ``real_fifos``: FIFOs are FINN's ``fifo.sv`` at their depths; otherwise FINN's unbounded
     ``fifo_gauge`` (what FINN's own FIFO sizing simulates), so peaks show what each FIFO needs.
+    ``fifo_limits``: FIFO layer -> most words it may hold in this run (``hyq_top``'s run-time
+    limit, :data:`stitch.FIFO_LIMIT`; the simulator is not rebuilt). Running out of
+    ``max_cycles`` raises :class:`SimTimeout`.
     """
     if not 0 <= stall < 1:
         raise HyqError(f"stall probability must lie in [0, 1), got {stall}")
@@ -76,7 +85,7 @@ def run(nodes: list[stitch.NodeRTL], graph_inputs: list[str], graph_outputs: lis
     top, in_bits, out_bits = stitch.top_verilog(nodes, graph_inputs, graph_outputs)
     (src / f"{stitch.TOP}.v").write_text(top)
     (src / "hyq_glue.cpp").write_text(stitch.glue_cpp(in_bits, out_bits))
-    args = ["+define+FINN_SIMULATION", "--no-timing", "-Wno-lint", "-Wno-style", "-Wno-MULTIDRIVEN", "--x-initial", "0"]
+    args = ["+define+FINN_SIMULATION", f"+define+{stitch.FIFO_MONITOR}", "--no-timing", "-Wno-lint", "-Wno-style", "-Wno-MULTIDRIVEN", "--x-initial", "0"]
     defines = {}
     if not real_fifos:
         args.append(f"+define+{stitch.FIFO_GAUGE}")
@@ -109,7 +118,11 @@ def run(nodes: list[stitch.NodeRTL], graph_inputs: list[str], graph_outputs: lis
         lines.append(f"{n} {data / f'out{k}.bin'} {data / f'out{k}.cyc'}")
     lines.append(str(Path(trace).resolve()) if trace is not None else "-")
     (data / "control.txt").write_text("\n".join(lines) + "\n")
-    proc = subprocess.run([str(exe), str(data / "control.txt")], cwd=data, capture_output=True, text=True)
+    plus = [f"+{stitch.FIFO_LIMIT}_{k}={int(v)}" for k, v in sorted((fifo_limits or {}).items())]
+    proc = subprocess.run([str(exe), str(data / "control.txt"), *plus], cwd=data, capture_output=True, text=True)
+    if proc.returncode == 1 and "timeout after" in proc.stderr:
+        raise SimTimeout(f"simulation ran out of its {int(max_cycles)} cycles (deadlock?): "
+                         f"{' '.join(proc.stderr.split())[-300:]}")
     if proc.returncode != 0:
         raise HyqError(f"simulation of {', '.join(n.name for n in nodes)[:200]} failed: "
                        f"{' '.join((proc.stderr or proc.stdout).split())[-500:]}")

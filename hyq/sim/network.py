@@ -24,9 +24,13 @@ FLOAT_RTOL = 1e-6
 def simulate_network(model: ModelWrapper, accel: list, tail: list, parent: ModelWrapper, xs: np.ndarray,
                       ctxs: list[dict], want_net: list[np.ndarray], work: Path, trace: Path | None,
                       tool: verilator.Verilator | None, stall: float = 0.0, trace_depth: int = 0,
-                      estimate: dict | None = None, real_fifos: bool = False) -> dict:
+                      estimate: dict | None = None, real_fifos: bool = False,
+                      fifo_limits: dict[str, int] | None = None, max_cycles: int | None = None) -> dict:
     """Run the stitched RTL of ``accel`` on all samples back to back, finish with ``tail`` in
-    Python, pass the result through the host nodes of the parent graph, compare with QONNX."""
+    Python, pass the result through the host nodes of the parent graph, compare with QONNX.
+
+    ``fifo_limits`` and ``max_cycles`` as :func:`hyq.sim.harness.run` takes them (default
+    budget: a margin over FINN's estimate)."""
     from qonnx.core.onnx_exec import execute_onnx
 
     nodes = [stitch.node_rtl(n) for n in accel]
@@ -41,8 +45,10 @@ def simulate_network(model: ModelWrapper, accel: list, tail: list, parent: Model
     per = beats_per_sample(li, o_idx, True)
     est = estimate or {}
     cycles = (est.get("critical_path_cycles") or 0) + len(xs) * (est.get("max_cycles") or 0)
+    if max_cycles is None:
+        max_cycles = cycle_budget(cycles, len(in_beats) + per * len(xs)) / (1 - stall) ** 2
     r = run(nodes, [gin], [gout], [in_beats], [per * len(xs)], work, trace=trace, tool=tool, stall=stall,
-            trace_depth=trace_depth, real_fifos=real_fifos, max_cycles=cycle_budget(cycles, len(in_beats) + per * len(xs)) / (1 - stall) ** 2)
+            trace_depth=trace_depth, real_fifos=real_fifos, max_cycles=max_cycles, fifo_limits=fifo_limits)
     outs = [unpack(r.beats[0][k * per:(k + 1) * per], li, o_idx) for k in range(len(xs))]
     accel_bad = sum(int(np.count_nonzero(o != np.asarray(c[gout]).reshape(o.shape))) for o, c in zip(outs, ctxs))
     generic = generic_model(model)
@@ -81,6 +87,7 @@ def simulate_network(model: ModelWrapper, accel: list, tail: list, parent: Model
         "trace": str(trace) if trace else None,
         "stall": stall,
         "real_fifos": real_fifos,
+        "fifo_limits": dict(fifo_limits or {}),
         "fifo_peaks": r.fifo_peaks,
         **t,
     }

@@ -14,8 +14,9 @@ from qonnx.custom_op.registry import getCustomOp
 
 from hyq.dataflow import finn_env
 from hyq.dataflow.build import add_codegen
+from hyq.dataflow.folding_check import FIFO_DEPTHS, load_fifo_depths
 from hyq.errors import HyqError
-from hyq.sim.fifos import keep_out_of_uram
+from hyq.sim.fifos import DEPTHS_FILE, fifo_nodes, keep_out_of_uram
 
 
 def _codegen_model(build_dir: Path, part: str, clock_ns: float) -> Path:
@@ -43,20 +44,53 @@ def size_fork_fifos(model: ModelWrapper) -> ModelWrapper:
 
 
 #: bump when sim_model's preparation changes, so saved simulation graphs are rebuilt
-SIM_MODEL_VERSION = "3"
+SIM_MODEL_VERSION = "4"
+
+
+def _digest(build_dir: Path, src: Path) -> str:
+    """What the simulated graph is made from: the codegen model and the build's FIFO depths."""
+    depths = build_dir / DEPTHS_FILE
+    extra = depths.read_bytes() if depths.is_file() else b""
+    return hashlib.sha256(src.read_bytes() + SIM_MODEL_VERSION.encode() + extra).hexdigest()[:20]
+
+
+def mark_current(build_dir: Path) -> None:
+    """Record the saved simulated graph as the one the build's codegen model and FIFO-depth
+    file make (after ``--size-fifos`` saved its sized graph and wrote the file)."""
+    src = _codegen_model(build_dir, "", 0.0)
+    (build_dir / "finn" / "rtlsim" / "sim_model.hash").write_text(_digest(build_dir, src))
+
+
+def apply_depths_file(model: ModelWrapper, path: Path) -> ModelWrapper:
+    """The FIFO depths of a FIFO-depth file set by FINN's ``ApplyFIFODepthsFromFile``, after
+    checking that the file names exactly this graph's FIFOs."""
+    from finn.transformation.fpgadataflow.set_fifo_depths import ApplyFIFODepthsFromFile
+
+    conf = load_fifo_depths(path)
+    have = {n.name for n in model.graph.node if n.op_type.startswith("StreamingFIFO")}
+    missing, unknown = sorted(have - set(conf[FIFO_DEPTHS])), sorted(set(conf[FIFO_DEPTHS]) - have)
+    if missing or unknown:
+        raise HyqError(f"{path} does not fit this build's {len(have)} FIFOs ("
+                       + "; ".join(filter(None, [missing and f"missing {', '.join(missing[:4])}",
+                                                  unknown and f"unknown {', '.join(unknown[:4])}"]))
+                       + "): it was sized on another build; rebuild without --fifo-depths or size this one "
+                         "(`hyq sim BUILD --size-fifos`)")
+    return model.transform(ApplyFIFODepthsFromFile(Path(path)))
 
 
 def sim_model(build_dir: Path, part: str, clock_ns: float) -> ModelWrapper:
     """The codegen model with FINN's DWCs and FIFOs inserted (shallow ones, and a one-sample
-    FIFO on every fork output, :func:`size_fork_fifos`) and their RTL generated.
+    FIFO on every fork output, :func:`size_fork_fifos`) and their RTL generated. A build's
+    ``fifo_depths.json`` (``hyq build --fifo-depths``, ``hyq sim --size-fifos``) sets the FIFO
+    depths instead (:func:`apply_depths_file`).
 
-    Saved as ``<build>/finn/rtlsim/sim_model.onnx`` and reused while the codegen model is
-    unchanged.
+    Saved as ``<build>/finn/rtlsim/sim_model.onnx`` and reused while the codegen model and
+    the depths file are unchanged.
     """
     src = _codegen_model(build_dir, part, clock_ns)
     out = build_dir / "finn" / "rtlsim"
     out.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256(src.read_bytes() + SIM_MODEL_VERSION.encode()).hexdigest()[:20]
+    digest = _digest(build_dir, src)
     saved, stamp = out / "sim_model.onnx", out / "sim_model.hash"
     finn_env.use_build_dir(out / "finn_gen")
     from hyq.dataflow.ops import register
@@ -79,6 +113,10 @@ def sim_model(build_dir: Path, part: str, clock_ns: float) -> ModelWrapper:
             keep_out_of_uram(getCustomOp(node))
     model = model.transform(SpecializeLayers(part))
     model = model.transform(GiveUniqueNodeNames())
+    if (build_dir / DEPTHS_FILE).is_file():
+        model = apply_depths_file(model, build_dir / DEPTHS_FILE)
+        for node in fifo_nodes(model):
+            keep_out_of_uram(getCustomOp(node))
     model = model.transform(PrepareIP(part, clock_ns))
     model.save(str(saved))
     stamp.write_text(digest)

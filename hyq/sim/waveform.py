@@ -10,6 +10,7 @@ tokenizer.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,7 +74,8 @@ def stream_activity(vcd: Path, scope: str = TOP) -> StreamActivity:
                 if ref == "ap_clk":
                     clock = tok.data.id_code
                 for sig in ("TVALID", "TREADY"):
-                    if ref.endswith("_" + sig):
+                    # a FIFO's held input (``<fifo>__in0``) repeats its producer's stream
+                    if ref.endswith("_" + sig) and not re.search(r"__in\d+_" + sig + "$", ref):
                         name = ref[: -len(sig) - 1].removesuffix("_V")
                         handshake.setdefault(name, {})[sig] = tok.data.id_code
                         beats.setdefault(name, [])
