@@ -18,6 +18,9 @@ from qonnx.core.modelwrapper import ModelWrapper
 
 from hyq.errors import HyqError
 
+#: FINN's FIFO-depth file, next to the build's report (written by ``hyq sim --size-fifos``)
+DEPTHS_FILE = "fifo_depths.json"
+
 #: attributes whose value must be a positive integer
 _INT_ATTRS = ("PE", "SIMD", "depth", "EmbFold", "SeqFold")
 #: attributes that are on/off flags (FINN's sliding window: 1 computes a whole window per cycle)
@@ -163,3 +166,12 @@ def check_names(path: Path | str, model: ModelWrapper) -> None:
             k = math.prod(have["Kernel"])
             if k % attrs["SIMD"]:
                 raise HyqError(f"{path}: {name}.SIMD = {attrs['SIMD']} does not divide the layer's kernel size {k}")
+
+
+def write_conf(path: Path, conf: dict) -> Path:
+    """Write a FIFO-depth file (a dict as :func:`hyq.dataflow.folding_check.load_fifo_depths` returns) atomically."""
+    path = Path(path)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(conf, indent=1) + "\n")
+    tmp.replace(path)
+    return path

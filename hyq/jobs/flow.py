@@ -24,7 +24,6 @@ from hyq.progress import info, stage
 from hyq.quantize import accuracy, train
 from hyq.quantize.ptq import float_state, load_float_state
 from hyq.report import assemble, clear, summary, unmapped_error, write
-from hyq.sim import fifos
 
 #: test samples pushed through both Brevitas and the QONNX executor
 CHECK_SAMPLES = 32
@@ -176,12 +175,12 @@ def _place_fifo_depths(out: Path, given: tuple[Path, dict] | None) -> dict[str, 
     """The FIFO-depth file of a build (``<out>/fifo_depths.json``, which ``hyq sim`` applies to
     the FIFOs it inserts): the given one, checked, or none (an earlier one sized another
     build). Report keys saying so."""
-    path = out / fifos.DEPTHS_FILE
+    path = out / folding_check.DEPTHS_FILE
     if given is None:
         path.unlink(missing_ok=True)
         return {}
     src, conf = given
-    fifos.write_conf(path, conf)
+    folding_check.write_conf(path, conf)
     return {"fifo_depths": {"file": str(src.resolve()), "fifos": len(conf[folding_check.FIFO_DEPTHS])}}
 
 

@@ -12,14 +12,13 @@ FINN's FIFO-depth file (``ApplyFIFODepthsFromFile``: ``{"fifo_depths": {layer: d
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
-from hyq.dataflow.folding_check import FIFO_DEPTHS
+from hyq.dataflow.folding_check import DEPTHS_FILE, FIFO_DEPTHS, write_conf  # the file is a build input
 
 #: words added to each measured peak: covers one beat in flight on each side of the FIFO
 #: (a run with random backpressure then checks that the depths neither stall nor deadlock)
@@ -29,8 +28,6 @@ MIN_DEPTH = 2
 #: FIFOs at most this deep are not searched: fifo.sv builds them as one SRL shift register
 #: (up to 33 words, 1 LUT per bit), so fewer words save next to nothing
 SEARCH_ABOVE = 32
-#: FINN's FIFO-depth file, next to the build's report
-DEPTHS_FILE = "fifo_depths.json"
 #: fifo.sv picks UltraRAM above this many words (a part's URAM is not checked, Zynq-7000 has
 #: none), and Verilator 5.38 cannot elaborate that branch
 URAM_ABOVE = 2028
@@ -115,12 +112,3 @@ def write_depths(path: Path, model: ModelWrapper) -> Path:
     for key in ("impl_style", "ram_style"):
         conf[key] = {k: i.get_nodeattr(key) for k, i in sorted(insts.items())}
     return write_conf(path, conf)
-
-
-def write_conf(path: Path, conf: dict) -> Path:
-    """Write a FIFO-depth file (a dict as :func:`hyq.dataflow.folding_check.load_fifo_depths` returns) atomically."""
-    path = Path(path)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(conf, indent=1) + "\n")
-    tmp.replace(path)
-    return path
